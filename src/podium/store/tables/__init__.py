@@ -1,0 +1,10 @@
+"""Every metadata table, on one MetaData. Each area keeps its tables in its own module here.
+
+Register a new area's module with one import line below.
+"""
+
+from podium.store.tables import core  # noqa: F401  (registers its tables on metadata)
+from podium.store.tables import features  # noqa: F401
+from podium.store.tables.meta import metadata
+
+__all__ = ["metadata"]
