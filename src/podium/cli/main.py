@@ -16,6 +16,9 @@ from podium.errors import PodiumError
 # (noun, module): each module defines `app = typer.Typer(...)`. One line per noun.
 COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("db", "podium.cli.db"),
+    ("models", "podium.cli.models"),
+    ("training", "podium.cli.training"),
+    ("lineage", "podium.cli.lineage"),
 )
 
 # Top-level verbs: (name, module, function name).
