@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +20,7 @@ from podium.store import Store, open_store
 # Modules that define `router`. One line per capability.
 ROUTERS: tuple[str, ...] = (
     "podium.api.system",
+    "podium.api.serving",
 )
 
 # Reachable without the bearer token (a load balancer must be able to probe it).
@@ -26,7 +29,17 @@ OPEN_PATHS = frozenset({"/health"})
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The HTTP API over `settings`' metadata store (opened and migrated here unless given)."""
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Long-lived services (endpoint workers, stream backends) stop with the server.
+        for service in app.state.podium.services.values():
+            stop = getattr(service, "shutdown", None)
+            if callable(stop):
+                stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Podium",
         version=__version__,
         description="Automated ML data pipelines: workflows, streams, features, models, endpoints.",

@@ -19,6 +19,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("models", "podium.cli.models"),
     ("training", "podium.cli.training"),
     ("lineage", "podium.cli.lineage"),
+    ("endpoint", "podium.cli.endpoint"),
 )
 
 # Top-level verbs: (name, module, function name).
@@ -27,6 +28,7 @@ TOP_LEVEL_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("doctor", "podium.cli.doctor", "doctor"),
     ("server", "podium.cli.server", "server"),
     ("demo", "podium.cli.demo", "demo"),
+    ("worker", "podium.cli.worker", "worker"),
 )
 
 app = typer.Typer(

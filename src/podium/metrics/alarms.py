@@ -1,0 +1,91 @@
+"""Threshold alarms over metric statistics, evaluated with a clock passed in.
+
+An alarm looks at `period_seconds` windows; it goes to ALARM when the last
+`datapoints_to_alarm` of `evaluation_periods` windows breach the threshold, OK when they do
+not, and INSUFFICIENT_DATA when a window has no samples. A rate alarm compares the ratio of
+two metrics (e.g. 5xx errors / invocations) instead of one statistic.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from podium.errors import ValidationError
+from podium.metrics.series import STATISTICS, Dimensions, MetricStore
+
+_COMPARISONS = {
+    "GreaterThanThreshold": operator.gt,
+    "GreaterThanOrEqualToThreshold": operator.ge,
+    "LessThanThreshold": operator.lt,
+    "LessThanOrEqualToThreshold": operator.le,
+}
+
+
+class AlarmState(StrEnum):
+    OK = "OK"
+    ALARM = "ALARM"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+
+
+@dataclass
+class Alarm:
+    """A CloudWatch-style metric alarm. `denominator` makes it a ratio alarm (Sum/Sum)."""
+
+    name: str
+    metric: str
+    dimensions: Dimensions
+    statistic: str
+    threshold: float
+    comparison: str = "GreaterThanThreshold"
+    period_seconds: float = 60.0
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int = 1
+    denominator: str | None = None
+    min_samples: int = 1
+    state: AlarmState = AlarmState.INSUFFICIENT_DATA
+    reason: str = "not evaluated yet"
+    history: list[tuple[float, AlarmState, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.statistic not in STATISTICS:
+            raise ValidationError(f"alarm '{self.name}': statistic must be one of {', '.join(STATISTICS)}")
+        if self.comparison not in _COMPARISONS:
+            raise ValidationError(f"alarm '{self.name}': comparison must be one of {', '.join(_COMPARISONS)}")
+        if not 1 <= self.datapoints_to_alarm <= self.evaluation_periods:
+            raise ValidationError(f"alarm '{self.name}': need 1 <= datapoints_to_alarm <= evaluation_periods")
+        if self.period_seconds <= 0:
+            raise ValidationError(f"alarm '{self.name}': period_seconds must be positive")
+
+    def _value(self, store: MetricStore, end: float) -> float | None:
+        if self.denominator is None:
+            count = store.statistic(self.metric, self.dimensions, "SampleCount", self.period_seconds, end)
+            if count is None or count < self.min_samples:
+                return None
+            return store.statistic(self.metric, self.dimensions, self.statistic, self.period_seconds, end)
+        total = store.statistic(self.denominator, self.dimensions, "Sum", self.period_seconds, end)
+        if not total or total < self.min_samples:
+            return None
+        part = store.statistic(self.metric, self.dimensions, "Sum", self.period_seconds, end) or 0.0
+        return part / total
+
+    def evaluate(self, store: MetricStore, now: float) -> AlarmState:
+        """Re-evaluate at `now`; records a history entry when the state changes."""
+        compare = _COMPARISONS[self.comparison]
+        values = [self._value(store, now - i * self.period_seconds) for i in range(self.evaluation_periods)]
+        breaching = [v for v in values if v is not None and compare(v, self.threshold)]
+        if len(breaching) >= self.datapoints_to_alarm:
+            new_state = AlarmState.ALARM
+            reason = (f"{len(breaching)} of the last {self.evaluation_periods} periods breached "
+                      f"{self.comparison} {self.threshold:g} (latest {values[0]})")
+        elif values[0] is None:
+            new_state = AlarmState.INSUFFICIENT_DATA
+            reason = "no data in the latest period"
+        else:
+            new_state = AlarmState.OK
+            reason = f"latest value {values[0]:g} within threshold {self.threshold:g}"
+        if new_state != self.state:
+            self.history.append((now, new_state, reason))
+        self.state, self.reason = new_state, reason
+        return new_state

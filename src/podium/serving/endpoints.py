@@ -1,0 +1,361 @@
+"""Endpoints: configs of variants, worker fleets behind the router, and safe deployments.
+
+An update runs a blue/green deployment in a background thread: provision green, shift traffic
+step by step (all at once, canary, linear), bake after each shift while watching the alarms,
+then drain and stop blue — or, when an alarm fires or the deadline passes, send every new
+request back to blue at once, let in-flight green requests finish, and stop green. Every shift
+and its reason is recorded in the deployment history.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from podium.config import Settings
+from podium.errors import ConflictError, NotFoundError, ValidationError
+from podium.metrics.alarms import Alarm, AlarmState
+from podium.models.lineage import Lineage
+from podium.models.registry import ModelRegistry, parse_ref
+from podium.serving.deployment import Plan, plan
+from podium.serving.pool import Fleet
+from podium.serving.router import Router
+from podium.serving.routing import FleetShare, RoutingTable, VariantRoute
+from podium.store import Store
+from podium.store.tables.serving import (
+    serving_deployment_events,
+    serving_deployments,
+    serving_endpoint_configs,
+    serving_endpoints,
+)
+
+
+@dataclass
+class _Running:
+    """The fleets serving one endpoint config in this process."""
+
+    config_name: str
+    variants: list[tuple[str, float, Fleet]]
+
+    def stop(self, drain_timeout: float) -> None:
+        for _, _, fleet in self.variants:
+            fleet.stop(drain_timeout)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EndpointService:
+    """Create, update (deploy), describe and delete endpoints served by `router`."""
+
+    def __init__(self, settings: Settings, store: Store, router: Router | None = None,
+                 *, poll_seconds: float = 0.05, drain_timeout: float = 30.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self.store = store
+        self.router = router or Router()
+        self.alarms: dict[str, Alarm] = {}
+        self._running: dict[str, _Running] = {}
+        self._deployments: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._poll = poll_seconds
+        self._drain = drain_timeout
+        self._sleep = sleep
+
+    # ---- configs ------------------------------------------------------------------------
+    def create_endpoint_config(self, name: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
+        """Variants: VariantName, ModelVersion ('group/N') or ModelDataUrl, InitialInstanceCount,
+        InitialVariantWeight, optional EntryPoint."""
+        if not variants:
+            raise ValidationError(f"endpoint config '{name}' needs at least one variant")
+        seen = set()
+        for index, variant in enumerate(variants):
+            where = f"endpoint config '{name}', variant {index}"
+            if not variant.get("VariantName"):
+                raise ValidationError(f"{where}: VariantName is required")
+            if variant["VariantName"] in seen:
+                raise ValidationError(f"{where}: duplicate VariantName '{variant['VariantName']}'")
+            seen.add(variant["VariantName"])
+            if not (variant.get("ModelVersion") or variant.get("ModelDataUrl")):
+                raise ValidationError(f"{where}: ModelVersion (group/N) or ModelDataUrl is required")
+            count = variant.get("InitialInstanceCount", 1)
+            if not isinstance(count, int) or count < 1:
+                raise ValidationError(f"{where}: InitialInstanceCount must be a positive integer")
+            weight = variant.get("InitialVariantWeight", 1.0)
+            if not isinstance(weight, int | float) or weight < 0:
+                raise ValidationError(f"{where}: InitialVariantWeight must be >= 0")
+        if sum(v.get("InitialVariantWeight", 1.0) for v in variants) <= 0:
+            raise ValidationError(f"endpoint config '{name}': at least one variant needs a positive weight")
+        with self.store.begin() as conn:
+            if conn.execute(select(serving_endpoint_configs.c.name)
+                            .where(serving_endpoint_configs.c.name == name)).first():
+                raise ConflictError(f"endpoint config '{name}' already exists")
+            conn.execute(insert(serving_endpoint_configs).values(name=name, variants=variants,
+                                                                 created_at=_now()))
+        return {"EndpointConfigName": name, "ProductionVariants": variants}
+
+    def _config(self, name: str) -> list[dict[str, Any]]:
+        with self.store.connect() as conn:
+            row = conn.execute(select(serving_endpoint_configs)
+                               .where(serving_endpoint_configs.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(f"endpoint config '{name}' does not exist")
+        return list(row.variants)
+
+    # ---- alarms -------------------------------------------------------------------------
+    def put_alarm(self, alarm: Alarm) -> None:
+        self.alarms[alarm.name] = alarm
+
+    def _alarm_in_alarm(self, names: tuple[str, ...]) -> Alarm | None:
+        now = time.time()
+        for name in names:
+            alarm = self.alarms.get(name)
+            if alarm is None:
+                continue
+            if alarm.evaluate(self.router.metrics, now) == AlarmState.ALARM:
+                return alarm
+        return None
+
+    # ---- endpoints ----------------------------------------------------------------------
+    def create_endpoint(self, name: str, config_name: str) -> dict[str, Any]:
+        variants = self._config(config_name)
+        with self.store.begin() as conn:
+            if conn.execute(select(serving_endpoints.c.name).where(serving_endpoints.c.name == name)).first():
+                raise ConflictError(f"endpoint '{name}' already exists")
+            conn.execute(insert(serving_endpoints).values(
+                name=name, config_name=config_name, status="Creating", created_at=_now(), updated_at=_now()))
+        try:
+            running = self._provision(name, config_name, variants)
+        except Exception as exc:
+            self._set_status(name, "Failed", f"{type(exc).__name__}: {exc}")
+            raise
+        with self._lock:
+            self._running[name] = running
+        self.router.set_table(RoutingTable(name, (self._share(running, 1.0),)))
+        self._set_status(name, "InService")
+        self._lineage(name, config_name, variants)
+        return self.describe_endpoint(name)
+
+    def update_endpoint(self, name: str, config_name: str,
+                        deployment_config: dict[str, Any] | None = None, *, wait: bool = False) -> dict[str, Any]:
+        """Deploy `config_name` to the endpoint with the given policy (default: all at once)."""
+        endpoint = self._endpoint_row(name)
+        if endpoint.status != "InService":
+            raise ConflictError(f"endpoint '{name}' is {endpoint.status}; updates need InService")
+        variants = self._config(config_name)
+        green_instances = sum(v.get("InitialInstanceCount", 1) for v in variants)
+        steps = plan(deployment_config, green_instances)
+        with self.store.begin() as conn:
+            inserted = conn.execute(insert(serving_deployments).values(
+                endpoint=name, from_config=endpoint.config_name, to_config=config_name,
+                policy=deployment_config or {}, outcome="InProgress", started_at=_now(),
+            )).inserted_primary_key
+            assert inserted is not None
+            deployment_id = inserted[0]
+            conn.execute(update(serving_endpoints).where(serving_endpoints.c.name == name)
+                         .values(status="Updating", failure_reason=None, updated_at=_now()))
+        thread = threading.Thread(target=self._deploy, name=f"deploy-{name}",
+                                  args=(name, deployment_id, endpoint.config_name, config_name, variants, steps),
+                                  daemon=True)
+        self._deployments[name] = thread
+        thread.start()
+        if wait:
+            thread.join()
+        return self.describe_endpoint(name)
+
+    def wait_for_deployment(self, name: str, timeout: float | None = None) -> dict[str, Any]:
+        thread = self._deployments.get(name)
+        if thread is not None:
+            thread.join(timeout)
+        return self.describe_endpoint(name)
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        row = self._endpoint_row(name)
+        described: dict[str, Any] = {
+            "EndpointName": row.name, "EndpointConfigName": row.config_name, "EndpointStatus": row.status,
+            "CreationTime": row.created_at, "LastModifiedTime": row.updated_at,
+        }
+        if row.failure_reason:
+            described["FailureReason"] = row.failure_reason
+        try:
+            described["TrafficShares"] = self.router.table(name).shares()
+        except NotFoundError:
+            described["TrafficShares"] = {}
+        return described
+
+    def list_endpoints(self) -> list[dict[str, Any]]:
+        with self.store.connect() as conn:
+            names = list(conn.scalars(select(serving_endpoints.c.name).order_by(serving_endpoints.c.name)))
+        return [self.describe_endpoint(n) for n in names]
+
+    def deployments(self, name: str) -> list[dict[str, Any]]:
+        """Every deployment of the endpoint with its traffic shifts, oldest first."""
+        with self.store.connect() as conn:
+            rows = conn.execute(select(serving_deployments).where(serving_deployments.c.endpoint == name)
+                                .order_by(serving_deployments.c.id)).all()
+            history = []
+            for row in rows:
+                events = conn.execute(select(serving_deployment_events)
+                                      .where(serving_deployment_events.c.deployment_id == row.id)
+                                      .order_by(serving_deployment_events.c.id)).all()
+                history.append({
+                    "id": row.id, "from": row.from_config, "to": row.to_config, "outcome": row.outcome,
+                    "reason": row.reason, "started_at": row.started_at, "ended_at": row.ended_at,
+                    "events": [{"time": e.time, "kind": e.kind, "green_share": e.green_share,
+                                "detail": e.detail} for e in events],
+                })
+        return history
+
+    def delete_endpoint(self, name: str) -> None:
+        self._endpoint_row(name)
+        self.router.remove(name)
+        with self._lock:
+            running = self._running.pop(name, None)
+        if running:
+            running.stop(self._drain)
+        with self.store.begin() as conn:
+            conn.execute(serving_endpoints.delete().where(serving_endpoints.c.name == name))
+
+    def supervise(self) -> int:
+        """Restart dead workers of every endpoint; returns how many were restarted."""
+        with self._lock:
+            running = list(self._running.values())
+        return sum(fleet.replace_dead() for r in running for _, _, fleet in r.variants)
+
+    def shutdown(self) -> None:
+        for thread in list(self._deployments.values()):
+            thread.join(timeout=1)
+        with self._lock:
+            running, self._running = list(self._running.values()), {}
+        for item in running:
+            item.stop(0)
+
+    # ---- internals ----------------------------------------------------------------------
+    def _endpoint_row(self, name: str) -> Any:
+        with self.store.connect() as conn:
+            row = conn.execute(select(serving_endpoints).where(serving_endpoints.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(f"endpoint '{name}' does not exist")
+        return row
+
+    def _set_status(self, name: str, status: str, reason: str | None = None, config: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "failure_reason": reason, "updated_at": _now()}
+        if config:
+            values["config_name"] = config
+        with self.store.begin() as conn:
+            conn.execute(update(serving_endpoints).where(serving_endpoints.c.name == name).values(**values))
+
+    def _resolve(self, variant: dict[str, Any]) -> tuple[Path, Path | None]:
+        entry = variant.get("EntryPoint")
+        if variant.get("ModelVersion"):
+            version = ModelRegistry(self.store).describe(*parse_ref(variant["ModelVersion"]))
+            artifact = Path(version["ArtifactUri"])
+            inference = version["InferenceSpecification"] or {}
+            if not entry and inference.get("entry_point"):
+                entry = str(Path(inference.get("source_dir") or ".") / inference["entry_point"])
+        else:
+            artifact = Path(variant["ModelDataUrl"])
+        return artifact, Path(entry).resolve() if entry else None
+
+    def _provision(self, endpoint: str, config_name: str, variants: list[dict[str, Any]]) -> _Running:
+        started: list[tuple[str, float, Fleet]] = []
+        try:
+            for variant in variants:
+                artifact, entry = self._resolve(variant)
+                workdir = self.settings.path("serving", endpoint, config_name, variant["VariantName"])
+                workdir.mkdir(parents=True, exist_ok=True)
+                fleet = Fleet(artifact=artifact, workdir=workdir, count=variant.get("InitialInstanceCount", 1),
+                              entry_point=entry)
+                started.append((variant["VariantName"], float(variant.get("InitialVariantWeight", 1.0)), fleet))
+                fleet.start()
+        except BaseException:
+            for _, _, fleet in started:
+                fleet.stop(0)
+            raise
+        return _Running(config_name, started)
+
+    @staticmethod
+    def _share(running: _Running, share: float) -> FleetShare:
+        return FleetShare(running.config_name, share,
+                          tuple(VariantRoute(name, weight, fleet) for name, weight, fleet in running.variants))
+
+    def _event(self, deployment_id: int, kind: str, green_share: float, detail: str) -> None:
+        with self.store.begin() as conn:
+            conn.execute(insert(serving_deployment_events).values(
+                deployment_id=deployment_id, time=_now(), kind=kind, green_share=green_share, detail=detail))
+
+    def _finish(self, deployment_id: int, outcome: str, reason: str | None) -> None:
+        with self.store.begin() as conn:
+            conn.execute(update(serving_deployments).where(serving_deployments.c.id == deployment_id)
+                         .values(outcome=outcome, reason=reason, ended_at=_now()))
+
+    def _deploy(self, name: str, deployment_id: int, blue_config: str, green_config: str,
+                variants: list[dict[str, Any]], steps: Plan) -> None:
+        deadline = time.monotonic() + steps.max_execution_seconds
+        with self._lock:
+            blue = self._running[name]
+        self._event(deployment_id, "ProvisioningGreen", 0.0, f"starting fleets for {green_config}")
+        try:
+            green = self._provision(name, green_config, variants)
+        except Exception as exc:
+            reason = f"green fleet failed to start: {type(exc).__name__}: {exc}"
+            self._event(deployment_id, "DeploymentFailed", 0.0, reason)
+            self._finish(deployment_id, "Failed", reason)
+            self._set_status(name, "InService", f"UpdateFailed: {reason}")
+            return
+        for step in steps.steps:
+            self.router.set_table(RoutingTable(name, (self._share(blue, 1.0 - step.green_share),
+                                                      self._share(green, step.green_share))))
+            self._event(deployment_id, "TrafficShifted", step.green_share, step.label)
+            bake_end = time.monotonic() + step.bake_seconds
+            while True:
+                alarm = self._alarm_in_alarm(steps.alarms)
+                if alarm is not None:
+                    self._rollback(name, deployment_id, blue, green,
+                                   f"alarm '{alarm.name}' entered ALARM during baking: {alarm.reason}")
+                    return
+                if time.monotonic() > deadline:
+                    self._rollback(name, deployment_id, blue, green,
+                                   "MaximumExecutionTimeoutInSeconds reached before the deployment finished")
+                    return
+                if time.monotonic() >= bake_end:
+                    break
+                self._sleep(self._poll)
+        if steps.termination_wait_seconds:
+            self._event(deployment_id, "TerminationWait", 1.0,
+                        f"waiting {steps.termination_wait_seconds:g} s before stopping blue")
+            self._sleep(steps.termination_wait_seconds)
+        self.router.set_table(RoutingTable(name, (self._share(green, 1.0),)))
+        with self._lock:
+            self._running[name] = green
+        blue.stop(self._drain)
+        self._event(deployment_id, "BlueTerminated", 1.0, f"{blue_config} drained and stopped")
+        self._finish(deployment_id, "Succeeded", None)
+        self._set_status(name, "InService", config=green_config)
+        self._lineage(name, green_config, variants)
+
+    def _rollback(self, name: str, deployment_id: int, blue: _Running, green: _Running, reason: str) -> None:
+        # New requests go to blue at once; green's in-flight requests finish before it stops.
+        self.router.set_table(RoutingTable(name, (self._share(blue, 1.0),)))
+        self._set_status(name, "RollingBack", reason)
+        self._event(deployment_id, "RollbackStarted", 0.0, reason)
+        green.stop(self._drain)
+        self._event(deployment_id, "RolledBack", 0.0, "all traffic on blue; green stopped")
+        self._finish(deployment_id, "RolledBack", reason)
+        self._set_status(name, "InService", f"last deployment rolled back: {reason}")
+
+    def _lineage(self, endpoint: str, config_name: str, variants: list[dict[str, Any]]) -> None:
+        lineage = Lineage(self.store)
+        target = lineage.artifact("endpoint", endpoint, properties={"config": config_name})
+        for variant in variants:
+            if variant.get("ModelVersion"):
+                version = lineage.artifact("model-version", variant["ModelVersion"])
+                lineage.associate(version, target, "DeployedAs")

@@ -1,0 +1,124 @@
+"""The router: admits a request, picks fleet and variant, forwards it to a model worker,
+retries on another worker if one died, and records per-variant metrics."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from podium.errors import NotFoundError
+from podium.metrics.series import MetricStore, dims
+from podium.serving.routing import RoutingTable, choose
+
+COUNTERS = ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors")
+LATENCIES = ("ModelLatency", "OverheadLatency")
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    content_type: str
+    variant: str | None = None
+    config_name: str | None = None
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    import json
+
+    return Reply(status, json.dumps({"code": code, "message": message}).encode(), "application/json")
+
+
+class Router:
+    """Routes invocations for every endpoint. Tables are swapped atomically by deployments."""
+
+    def __init__(self, metrics: MetricStore | None = None, rng: random.Random | None = None,
+                 timeout: float = 60.0) -> None:
+        self.metrics = metrics or MetricStore()
+        self._tables: dict[str, RoutingTable] = {}
+        self._lock = threading.Lock()
+        self._rng = rng or random.Random()
+        self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+
+    def set_table(self, table: RoutingTable) -> None:
+        with self._lock:
+            self._tables[table.endpoint] = table
+
+    def remove(self, endpoint: str) -> None:
+        with self._lock:
+            self._tables.pop(endpoint, None)
+
+    def table(self, endpoint: str) -> RoutingTable:
+        with self._lock:
+            table = self._tables.get(endpoint)
+        if table is None:
+            raise NotFoundError(f"endpoint '{endpoint}' does not exist or is not in service")
+        return table
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+            self._client = httpx.AsyncClient(timeout=self._timeout, limits=limits)
+        return self._client
+
+    async def invoke(self, endpoint: str, body: bytes, content_type: str, accept: str,
+                     target_variant: str | None = None) -> Reply:
+        admitted = time.perf_counter()
+        table = self.table(endpoint)
+        fleet_share, variant = choose(table, self._rng.random(), self._rng.random(), target_variant)
+        fleet = variant.fleet
+        tried: set[int] = set()
+        reply: Reply | None = None
+        model_ms = 0.0
+        while reply is None:
+            worker = fleet.pick(tried)
+            if worker is None:
+                reply = _error(503, "ServiceUnavailable",
+                               f"no healthy model worker for variant '{variant.name}' of endpoint "
+                               f"'{endpoint}'; workers are being restarted, retry shortly")
+                break
+            tried.add(worker.port)
+            worker.in_flight += 1
+            try:
+                response = await self._http().post(
+                    f"{worker.url}/invocations", content=body,
+                    headers={"content-type": content_type, "accept": accept},
+                )
+                model_ms = float(response.headers.get("x-model-latency-ms", "0"))
+                reply = Reply(response.status_code, response.content,
+                              response.headers.get("content-type", "application/octet-stream"))
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+                worker.healthy = False  # the supervisor restarts it; try another worker
+            except httpx.TimeoutException:
+                reply = _error(504, "ModelTimeout", f"variant '{variant.name}' did not answer in time")
+            finally:
+                worker.in_flight -= 1
+        reply.variant, reply.config_name = variant.name, fleet_share.config_name
+        self._record(endpoint, fleet_share.config_name, variant.name, reply.status,
+                     model_ms, (time.perf_counter() - admitted) * 1000)
+        return reply
+
+    def _record(self, endpoint: str, config: str, variant: str, status: int, model_ms: float,
+                total_ms: float) -> None:
+        now = time.time()
+        for dimensions in (dims(EndpointName=endpoint),
+                           dims(EndpointName=endpoint, VariantName=variant),
+                           dims(EndpointName=endpoint, EndpointConfigName=config)):
+            self.metrics.put("Invocations", 1, dimensions, now)
+            self.metrics.put("Invocation4XXErrors", 1 if 400 <= status < 500 else 0, dimensions, now)
+            self.metrics.put("Invocation5XXErrors", 1 if status >= 500 else 0, dimensions, now)
+            self.metrics.put("ModelLatency", model_ms, dimensions, now)
+            self.metrics.put("OverheadLatency", max(0.0, total_ms - model_ms), dimensions, now)
+
+    def prometheus(self) -> str:
+        return self.metrics.prometheus(COUNTERS, LATENCIES)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -1,0 +1,87 @@
+"""A model worker process: loads one model version and serves /ping and /invocations.
+
+Run as `python -m podium.serving.worker --artifact model.tar.gz --workdir DIR [--entry-point F]`.
+It binds 127.0.0.1 on a free port and prints `READY <port>` once the model is loaded, so the
+pool that started it knows where to send traffic. A bad model can crash only this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+import tarfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from podium.serving.handlers import ClientInputError, load_handler
+
+
+def extract(artifact: Path, target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    marker = target / ".extracted"
+    if not marker.exists():
+        with tarfile.open(artifact) as archive:
+            archive.extractall(target, filter="data")
+        marker.write_text(str(artifact))
+    return target
+
+
+def build_app(handler: Any) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    async def ping(_request: Request) -> Response:
+        return Response(b"", status_code=200)
+
+    async def invocations(request: Request) -> Response:
+        body = await request.body()
+        content_type = request.headers.get("content-type", "application/json")
+        accept = request.headers.get("accept", "application/json")
+        if accept == "*/*":
+            accept = "application/json"
+        started = time.perf_counter()
+        try:
+            payload, returned_type = await asyncio.to_thread(handler, body, content_type, accept)
+        except ClientInputError as exc:
+            return JSONResponse({"code": "ModelError", "message": str(exc)}, status_code=400)
+        except Exception as exc:  # the model's own failure: report it, keep serving
+            traceback.print_exc(file=sys.stderr)
+            return JSONResponse(
+                {"code": "ModelError", "message": f"{type(exc).__name__}: {exc}"}, status_code=500
+            )
+        model_ms = (time.perf_counter() - started) * 1000
+        return Response(payload, media_type=returned_type, headers={"x-model-latency-ms": f"{model_ms:.3f}"})
+
+    return Starlette(routes=[Route("/ping", ping, methods=["GET"]),
+                             Route("/invocations", invocations, methods=["POST"])])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--artifact", required=True, type=Path)
+    parser.add_argument("--workdir", required=True, type=Path)
+    parser.add_argument("--entry-point", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    import uvicorn
+
+    model_dir = extract(args.artifact, args.workdir)
+    handler = load_handler(model_dir, args.entry_point)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(build_app(handler), log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    print(f"READY {port}", flush=True)
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Tables of podium.serving: endpoint configs, endpoints, deployments and their traffic shifts."""
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from podium.store.tables.meta import metadata
+
+serving_endpoint_configs = Table(
+    "serving_endpoint_configs",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("variants", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+serving_endpoints = Table(
+    "serving_endpoints",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("config_name", String(63), ForeignKey("serving_endpoint_configs.name"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("failure_reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+serving_deployments = Table(
+    "serving_deployments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("endpoint", String(63), nullable=False),
+    Column("from_config", String(63)),
+    Column("to_config", String(63), nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("outcome", String(20), nullable=False),  # InProgress | Succeeded | RolledBack | Failed
+    Column("reason", Text),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Index("ix_serving_deployments_endpoint", "endpoint"),
+)
+
+serving_deployment_events = Table(
+    "serving_deployment_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", Integer, ForeignKey("serving_deployments.id"), nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("green_share", Float, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_serving_deployment_events_deployment", "deployment_id"),
+)

@@ -1,0 +1,55 @@
+"""Windowed statistics and alarm state changes, with time passed in."""
+
+from __future__ import annotations
+
+import pytest
+
+from podium.errors import ValidationError
+from podium.metrics import Alarm, AlarmState, MetricStore
+from podium.metrics.series import dims
+
+
+def test_statistics_over_a_window() -> None:
+    store = MetricStore()
+    d = dims(EndpointName="ep")
+    for i, value in enumerate([5.0, 1.0, 9.0, 3.0]):
+        store.put("ModelLatency", value, d, at=100.0 + i)
+    assert store.statistic("ModelLatency", d, "Average", 10, now=104) == 4.5
+    assert store.statistic("ModelLatency", d, "Maximum", 2, now=104) == 9.0  # samples at 102, 103
+    assert store.statistic("ModelLatency", d, "p50", 10, now=104) == 3.0
+    assert store.statistic("ModelLatency", d, "Sum", 10, now=50) is None
+
+
+def test_ratio_alarm_goes_to_alarm_and_back() -> None:
+    store = MetricStore()
+    d = dims(EndpointName="ep", EndpointConfigName="green")
+    alarm = Alarm("5xx-rate", "Invocation5XXErrors", d, "Sum", threshold=0.01,
+                  denominator="Invocations", period_seconds=10, min_samples=5)
+    assert alarm.evaluate(store, 100) == AlarmState.INSUFFICIENT_DATA
+    for i in range(20):
+        store.put("Invocations", 1, d, at=95 + i * 0.1)
+        store.put("Invocation5XXErrors", 1 if i == 3 else 0, d, at=95 + i * 0.1)
+    assert alarm.evaluate(store, 100) == AlarmState.ALARM
+    assert "breached" in alarm.reason
+    for i in range(50):
+        store.put("Invocations", 1, d, at=111 + i * 0.1)
+        store.put("Invocation5XXErrors", 0, d, at=111 + i * 0.1)
+    assert alarm.evaluate(store, 116.5) == AlarmState.OK
+    assert [state for _, state, _ in alarm.history] == [AlarmState.ALARM, AlarmState.OK]
+
+
+def test_alarm_definition_is_validated() -> None:
+    with pytest.raises(ValidationError, match="statistic"):
+        Alarm("x", "m", (), "Median", 1.0)
+    with pytest.raises(ValidationError, match="datapoints_to_alarm"):
+        Alarm("x", "m", (), "Sum", 1.0, evaluation_periods=1, datapoints_to_alarm=2)
+
+
+def test_prometheus_text() -> None:
+    store = MetricStore()
+    store.put("Invocations", 1, dims(EndpointName="ep", VariantName="a"))
+    store.put("Invocations", 1, dims(EndpointName="ep", VariantName="a"))
+    store.put("ModelLatency", 2.5, dims(EndpointName="ep", VariantName="a"))
+    text = store.prometheus(["Invocations"], ["ModelLatency"])
+    assert 'podium_invocations_total{endpoint_name="ep",variant_name="a"} 2' in text
+    assert 'podium_model_latency_milliseconds{endpoint_name="ep",variant_name="a",quantile="0.99"} 2.5' in text

@@ -1,0 +1,209 @@
+"""Endpoints with real model worker processes: invoke, canary and linear deployments under
+load with zero failed requests, alarm-driven rollback, and a killed worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from podium.config import Settings
+from podium.metrics import Alarm
+from podium.metrics.series import dims
+from podium.models import ModelRegistry
+from podium.serving import EndpointService, Router
+from podium.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+class Load:
+    """Invokes an endpoint continuously from a background event loop; records every reply."""
+
+    def __init__(self, router: Router, endpoint: str) -> None:
+        self.router, self.endpoint = router, endpoint
+        self.replies: list[tuple[float, int, str | None]] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self._stop = False
+
+    def call(self, body: bytes, content_type: str = "application/json", **kw):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(
+            self.router.invoke(self.endpoint, body, content_type, "application/json", **kw), self.loop
+        ).result(30)
+
+    async def _hammer(self, concurrency: int) -> None:
+        async def one() -> None:
+            while not self._stop:
+                reply = await self.router.invoke(self.endpoint, b"[[0.5, 0.1]]", "application/json",
+                                                 "application/json")
+                self.replies.append((time.monotonic(), reply.status, reply.config_name))
+        await asyncio.gather(*(one() for _ in range(concurrency)))
+
+    def start(self, concurrency: int = 4) -> None:
+        self._future = asyncio.run_coroutine_threadsafe(self._hammer(concurrency), self.loop)
+
+    def stop(self) -> None:
+        self._stop = True
+        self._future.result(30)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.router.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture
+def service(settings: Settings, store: Store) -> Iterator[EndpointService]:
+    svc = EndpointService(settings, store, Router(), drain_timeout=10)
+    yield svc
+    svc.shutdown()
+
+
+def register(store: Store, artifact: Path) -> str:
+    registry = ModelRegistry(store)
+    registry.create_group("propensity", exist_ok=True)
+    return registry.register("propensity", artifact_uri=str(artifact))["ModelPackage"]
+
+
+def test_invoke_json_and_csv(service: EndpointService, store: Store, good_model: Path) -> None:
+    version = register(store, good_model)
+    service.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic", "ModelVersion": version,
+                                              "InitialInstanceCount": 1}])
+    described = service.create_endpoint("ep", "cfg-1")
+    assert described["EndpointStatus"] == "InService"
+    load = Load(service.router, "ep")
+    try:
+        reply = load.call(b'{"instances": [[2.0, 0.0], [-2.0, 0.0]]}')
+        assert reply.status == 200 and reply.variant == "AllTraffic"
+        high, low = json.loads(reply.body)["predictions"]
+        assert high > 0.5 > low
+        csv_reply = load.call(b"2.0,0.0\n-2.0,0.0\n", "text/csv")
+        assert json.loads(csv_reply.body)["predictions"][0] > 0.5
+        bad = load.call(b"not json")
+        assert bad.status == 400 and json.loads(bad.body)["code"] == "ModelError"
+    finally:
+        load.close()
+    assert "podium_invocations_total" in service.router.prometheus()
+
+
+def shares_seen(replies: list[tuple[float, int, str | None]], start: float, end: float) -> float:
+    window = [r for r in replies if start <= r[0] < end]
+    return sum(1 for r in window if r[2] == "cfg-2") / max(1, len(window))
+
+
+def test_canary_completes_with_zero_failures(service: EndpointService, store: Store, good_model: Path,
+                                             other_good_model: Path) -> None:
+    v1, v2 = register(store, good_model), register(store, other_good_model)
+    service.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic", "ModelVersion": v1}])
+    service.create_endpoint_config("cfg-2", [{"VariantName": "AllTraffic", "ModelVersion": v2,
+                                              "InitialInstanceCount": 2}])
+    service.create_endpoint("ep", "cfg-1")
+    load = Load(service.router, "ep")
+    load.start()
+    try:
+        service.update_endpoint("ep", "cfg-2", {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
+            "Type": "CANARY", "WaitIntervalInSeconds": 2,
+            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 25}}}}, wait=True)
+        time.sleep(0.3)
+    finally:
+        load.stop()
+        load.close()
+    assert [s for _, s, _ in load.replies if s != 200] == []
+    described = service.describe_endpoint("ep")
+    assert described["EndpointConfigName"] == "cfg-2" and described["EndpointStatus"] == "InService"
+    [deployment] = service.deployments("ep")
+    assert deployment["outcome"] == "Succeeded"
+    shifts = [e for e in deployment["events"] if e["kind"] == "TrafficShifted"]
+    assert [e["green_share"] for e in shifts] == [0.25, 1.0]
+    # Traffic during the canary bake (skipping the first moments after the shift) is ~25% green.
+    canary_start = shifts[0]["time"].timestamp() if hasattr(shifts[0]["time"], "timestamp") else 0
+    assert canary_start
+    replies = load.replies
+    mono_offset = time.time() - time.monotonic()
+    start = canary_start - mono_offset + 0.3
+    share = shares_seen(replies, start, start + 1.4)
+    assert 0.15 <= share <= 0.35, share
+
+
+def test_linear_deployment_steps(service: EndpointService, store: Store, good_model: Path,
+                                 other_good_model: Path) -> None:
+    v1, v2 = register(store, good_model), register(store, other_good_model)
+    service.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic", "ModelVersion": v1}])
+    service.create_endpoint_config("cfg-2", [{"VariantName": "AllTraffic", "ModelVersion": v2}])
+    service.create_endpoint("ep", "cfg-1")
+    load = Load(service.router, "ep")
+    load.start()
+    try:
+        service.update_endpoint("ep", "cfg-2", {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
+            "Type": "LINEAR", "WaitIntervalInSeconds": 0.5,
+            "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50}}}}, wait=True)
+    finally:
+        load.stop()
+        load.close()
+    assert [s for _, s, _ in load.replies if s != 200] == []
+    [deployment] = service.deployments("ep")
+    assert [e["green_share"] for e in deployment["events"] if e["kind"] == "TrafficShifted"] == [0.5, 1.0]
+
+
+def test_broken_model_trips_alarm_and_rolls_back(service: EndpointService, store: Store, good_model: Path,
+                                                 flaky_model: Path) -> None:
+    v1, v2 = register(store, good_model), register(store, flaky_model)
+    service.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic", "ModelVersion": v1}])
+    service.create_endpoint_config("cfg-2", [{"VariantName": "AllTraffic", "ModelVersion": v2}])
+    service.create_endpoint("ep", "cfg-1")
+    service.put_alarm(Alarm("green-5xx", "Invocation5XXErrors", dims(EndpointName="ep", EndpointConfigName="cfg-2"),
+                            "Sum", threshold=0.01, denominator="Invocations", period_seconds=5, min_samples=5))
+    load = Load(service.router, "ep")
+    load.start()
+    try:
+        service.update_endpoint("ep", "cfg-2", {
+            "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
+                "Type": "CANARY", "WaitIntervalInSeconds": 10,
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}}},
+            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "green-5xx"}]}}, wait=True)
+        time.sleep(0.3)
+    finally:
+        load.stop()
+        load.close()
+    described = service.describe_endpoint("ep")
+    assert described["EndpointConfigName"] == "cfg-1"
+    assert described["EndpointStatus"] == "InService"
+    assert described["TrafficShares"] == {"cfg-1": 1.0}
+    [deployment] = service.deployments("ep")
+    assert deployment["outcome"] == "RolledBack" and "green-5xx" in deployment["reason"]
+    blue_failures = [r for r in load.replies if r[2] == "cfg-1" and r[1] != 200]
+    assert blue_failures == []
+    assert any(r[2] == "cfg-2" and r[1] == 500 for r in load.replies)  # the canary really was broken
+
+
+def test_killed_worker_is_retried_or_fails_fast(service: EndpointService, store: Store, good_model: Path) -> None:
+    version = register(store, good_model)
+    service.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic", "ModelVersion": version,
+                                              "InitialInstanceCount": 2}])
+    service.create_endpoint("ep", "cfg-1")
+    fleet = service.router.table("ep").fleets[0].variants[0].fleet
+    load = Load(service.router, "ep")
+    try:
+        os.killpg(fleet.workers[0].process.pid, signal.SIGKILL)
+        fleet.workers[0].process.wait(5)
+        replies = [load.call(b"[[1.0, 0.0]]") for _ in range(6)]
+        assert all(r.status == 200 for r in replies)  # the other worker took them
+        os.killpg(fleet.workers[1].process.pid, signal.SIGKILL)
+        fleet.workers[1].process.wait(5)
+        started = time.monotonic()
+        reply = load.call(b"[[1.0, 0.0]]")
+        assert reply.status == 503 and time.monotonic() - started < 5
+        assert "no healthy model worker" in json.loads(reply.body)["message"]
+        assert service.supervise() == 2
+        assert load.call(b"[[1.0, 0.0]]").status == 200
+    finally:
+        load.close()
