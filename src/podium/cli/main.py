@@ -20,6 +20,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("training", "podium.cli.training"),
     ("lineage", "podium.cli.lineage"),
     ("endpoint", "podium.cli.endpoint"),
+    ("workflow", "podium.cli.workflow"),
 )
 
 # Top-level verbs: (name, module, function name).
@@ -28,7 +29,6 @@ TOP_LEVEL_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("doctor", "podium.cli.doctor", "doctor"),
     ("server", "podium.cli.server", "server"),
     ("demo", "podium.cli.demo", "demo"),
-    ("worker", "podium.cli.worker", "worker"),
 )
 
 app = typer.Typer(

@@ -1,0 +1,69 @@
+"""Runtime errors raised while a state machine executes.
+
+API:
+    AslRuntimeError(error, cause="")  -- `.error` is a States.* name (or a task's own
+        error name), `.cause` the human-readable text AWS would report.
+    STATES_* constants                -- the built-in error names, e.g. STATES_RUNTIME.
+    ALL_STATES_ERRORS                 -- frozenset of every built-in name.
+    NOT_CATCHABLE                     -- errors that States.ALL / States.TaskFailed never match.
+
+These are not `PodiumError`s: a runtime error is an outcome of the workflow (it may be
+retried, caught, or fail the execution), not a mistake Podium reports to its user.
+Bad definitions are reported before anything runs with `podium.errors.ValidationError`.
+"""
+
+from __future__ import annotations
+
+STATES_ALL = "States.ALL"
+STATES_RUNTIME = "States.Runtime"
+STATES_TASK_FAILED = "States.TaskFailed"
+STATES_TIMEOUT = "States.Timeout"
+STATES_HEARTBEAT_TIMEOUT = "States.HeartbeatTimeout"
+STATES_RESULT_PATH_MATCH_FAILURE = "States.ResultPathMatchFailure"
+STATES_PARAMETER_PATH_FAILURE = "States.ParameterPathFailure"
+STATES_QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
+STATES_BRANCH_FAILED = "States.BranchFailed"
+STATES_NO_CHOICE_MATCHED = "States.NoChoiceMatched"
+STATES_INTRINSIC_FAILURE = "States.IntrinsicFailure"
+STATES_EXCEED_TOLERATED_FAILURE_THRESHOLD = "States.ExceedToleratedFailureThreshold"
+STATES_ITEM_READER_FAILED = "States.ItemReaderFailed"
+STATES_RESULT_WRITER_FAILED = "States.ResultWriterFailed"
+STATES_DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
+STATES_PERMISSIONS = "States.Permissions"
+
+ALL_STATES_ERRORS: frozenset[str] = frozenset(
+    {
+        STATES_ALL,
+        STATES_RUNTIME,
+        STATES_TASK_FAILED,
+        STATES_TIMEOUT,
+        STATES_HEARTBEAT_TIMEOUT,
+        STATES_RESULT_PATH_MATCH_FAILURE,
+        STATES_PARAMETER_PATH_FAILURE,
+        STATES_QUERY_EVALUATION_ERROR,
+        STATES_BRANCH_FAILED,
+        STATES_NO_CHOICE_MATCHED,
+        STATES_INTRINSIC_FAILURE,
+        STATES_EXCEED_TOLERATED_FAILURE_THRESHOLD,
+        STATES_ITEM_READER_FAILED,
+        STATES_RESULT_WRITER_FAILED,
+        STATES_DATA_LIMIT_EXCEEDED,
+        STATES_PERMISSIONS,
+    }
+)
+
+# AWS: "States.Runtime ... can't be caught/retried by States.ALL"; DataLimitExceeded is
+# terminal as well.
+NOT_CATCHABLE: frozenset[str] = frozenset({STATES_RUNTIME, STATES_DATA_LIMIT_EXCEEDED})
+
+
+class AslRuntimeError(Exception):
+    """A failure inside an execution, named the way Step Functions names it."""
+
+    def __init__(self, error: str, cause: str = "") -> None:
+        super().__init__(f"{error}: {cause}" if cause else error)
+        self.error = error
+        self.cause = cause
+
+    def __repr__(self) -> str:
+        return f"AslRuntimeError({self.error!r}, {self.cause!r})"

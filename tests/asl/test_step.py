@@ -1,0 +1,333 @@
+"""The pure step function driven event by event, as the durable engine drives it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from podium.asl.definition import compile_definition
+from podium.asl.step import (
+    CancelTask,
+    Finished,
+    RedriveExecution,
+    RunState,
+    RunTask,
+    StartExecution,
+    StartTimer,
+    StepResult,
+    StopExecution,
+    TaskFailed,
+    TaskHeartbeat,
+    TaskSucceeded,
+    TimerFired,
+    step,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _reload(rs: RunState) -> RunState:
+    """What the engine does between steps: persist as JSON text and load it back."""
+    return RunState.from_json(json.loads(json.dumps(rs.to_json())))
+
+
+def _actions(result: StepResult, kind: type) -> list[Any]:
+    return [a for a in result.actions if isinstance(a, kind)]
+
+
+def _task_machine(**task: Any) -> Any:
+    return compile_definition({
+        "StartAt": "Work",
+        "States": {"Work": {"Type": "Task", "Resource": "arn:aws:states:::podium:work", "End": True, **task}},
+    })
+
+
+def test_task_round_trip_through_json_between_steps() -> None:
+    machine = _task_machine(Parameters={"x.$": "$.value"}, ResultPath="$.out")
+    r1 = step(machine, RunState(), StartExecution(input={"value": 7}), T0)
+    [run] = _actions(r1, RunTask)
+    assert run.input == {"x": 7} and run.resource == "arn:aws:states:::podium:work"
+    assert [e.type for e in r1.history] == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted"]
+    r2 = step(machine, _reload(r1.run_state), TaskSucceeded(run.task_id, {"ok": True}), T0 + timedelta(seconds=1))
+    [done] = _actions(r2, Finished)
+    assert done.status == "SUCCEEDED" and done.output == {"value": 7, "out": {"ok": True}}
+    ids = [e.id for e in r1.history + r2.history]
+    assert ids == list(range(1, len(ids) + 1))
+
+
+def test_retry_backs_off_with_timers_and_caps_delay() -> None:
+    machine = _task_machine(Retry=[{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 3, "MaxDelaySeconds": 10}])
+    r = step(machine, RunState(), StartExecution(input={}), T0)
+    delays = []
+    for _ in range(3):
+        [run] = _actions(r, RunTask)
+        r = step(machine, _reload(r.run_state), TaskFailed(run.task_id, "Boom", "bad"), T0)
+        [timer] = _actions(r, StartTimer)
+        delays.append((timer.due - T0).total_seconds())
+        r = step(machine, _reload(r.run_state), TimerFired(timer.timer_id), timer.due)
+    assert delays == [2.0, 6.0, 10.0]
+    [run] = _actions(r, RunTask)
+    r = step(machine, r.run_state, TaskFailed(run.task_id, "Boom", "bad"), T0)
+    [done] = _actions(r, Finished)
+    assert (done.status, done.error, done.cause) == ("FAILED", "Boom", "bad")
+
+
+def _first_jitter_delay(seed: int) -> float:
+    machine = _task_machine(Retry=[{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 100, "JitterStrategy": "FULL"}])
+    r = step(machine, RunState(), StartExecution(input={}, seed=seed), T0)
+    [run] = _actions(r, RunTask)
+    r = step(machine, r.run_state, TaskFailed(run.task_id, "Boom"), T0)
+    [timer] = _actions(r, StartTimer)
+    return (timer.due - T0).total_seconds()
+
+
+def test_full_jitter_is_deterministic_given_the_seed() -> None:
+    assert _first_jitter_delay(1) == _first_jitter_delay(1)
+    assert 0 <= _first_jitter_delay(1) <= 100
+    assert len({_first_jitter_delay(s) for s in range(5)}) > 1
+
+
+def test_catch_places_error_output_at_result_path() -> None:
+    machine = compile_definition({
+        "StartAt": "Work",
+        "States": {
+            "Work": {"Type": "Task", "Resource": "r", "Next": "Caught",
+                     "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.err", "Next": "Caught"}]},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    })
+    r = step(machine, RunState(), StartExecution(input={"a": 1}), T0)
+    [run] = _actions(r, RunTask)
+    r = step(machine, r.run_state, TaskFailed(run.task_id, "Custom", "why"), T0)
+    [done] = _actions(r, Finished)
+    assert done.output == {"a": 1, "err": {"Error": "Custom", "Cause": "why"}}
+
+
+def test_task_timeout_is_a_timer_and_task_failed_does_not_match_it() -> None:
+    machine = compile_definition({
+        "StartAt": "Work",
+        "States": {
+            "Work": {"Type": "Task", "Resource": "r", "TimeoutSeconds": 30, "Next": "Done",
+                     "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Done"}]},
+            "Done": {"Type": "Succeed"},
+        },
+    })
+    r = step(machine, RunState(), StartExecution(input={}), T0)
+    [run] = _actions(r, RunTask)
+    [timer] = _actions(r, StartTimer)
+    assert timer.due == T0 + timedelta(seconds=30) and run.timeout_seconds == 30
+    r = step(machine, r.run_state, TimerFired(timer.timer_id), timer.due)
+    assert _actions(r, CancelTask) == [CancelTask(run.task_id)]
+    [done] = _actions(r, Finished)
+    assert (done.status, done.error) == ("FAILED", "States.Timeout")
+    # The worker's late answer for the timed-out task is ignored.
+    late = step(machine, r.run_state, TaskSucceeded(run.task_id, {}), timer.due)
+    assert late.actions == [] and late.history == []
+
+
+def test_map_max_concurrency_bounds_tasks_in_flight() -> None:
+    machine = compile_definition({
+        "StartAt": "M",
+        "States": {"M": {
+            "Type": "Map", "MaxConcurrency": 2, "End": True,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": True}}},
+        }},
+    })
+    r = step(machine, RunState(), StartExecution(input=[10, 20, 30, 40, 50]), T0)
+    in_flight = _actions(r, RunTask)
+    assert [t.input for t in in_flight] == [10, 20]
+    outputs: dict[Any, Any] = {}
+    rs = r.run_state
+    done: list[Finished] = []
+    while in_flight:
+        task = in_flight.pop(0)
+        r = step(machine, _reload(rs), TaskSucceeded(task.task_id, task.input * 2), T0)
+        rs = r.run_state
+        new = _actions(r, RunTask)
+        assert len(in_flight) + len(new) <= 2
+        in_flight += new
+        outputs[task.input] = task.input * 2
+        done += _actions(r, Finished)
+    assert done[0].output == [20, 40, 60, 80, 100]
+
+
+def test_parallel_branch_failure_cancels_the_other_branch() -> None:
+    machine = compile_definition({
+        "StartAt": "P",
+        "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "a", "End": True}}},
+            {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": "b", "End": True}}},
+        ]}},
+    })
+    r = step(machine, RunState(), StartExecution(input={}), T0)
+    a, b = _actions(r, RunTask)
+    r = step(machine, r.run_state, TaskFailed(a.task_id, "Nope", "branch a"), T0)
+    assert CancelTask(b.task_id) in r.actions
+    [done] = _actions(r, Finished)
+    assert (done.status, done.error, done.cause) == ("FAILED", "Nope", "branch a")
+    assert step(machine, r.run_state, TaskSucceeded(b.task_id, 1), T0).actions == []
+
+
+def test_stop_aborts_and_cancels_pending_tasks() -> None:
+    machine = _task_machine()
+    r = step(machine, RunState(), StartExecution(input={}), T0)
+    [run] = _actions(r, RunTask)
+    r = step(machine, r.run_state, StopExecution("Stopped", "by user"), T0)
+    assert r.actions[0] == CancelTask(run.task_id)
+    assert r.actions[-1] == Finished("ABORTED", None, "Stopped", "by user")
+    assert r.history[-1].type == "ExecutionAborted"
+
+
+def test_execution_timeout_timer_times_the_run_out() -> None:
+    machine = compile_definition({
+        "TimeoutSeconds": 5, "StartAt": "W",
+        "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}},
+    })
+    r = step(machine, RunState(), StartExecution(input={}), T0)
+    timers = sorted(_actions(r, StartTimer), key=lambda t: t.due)
+    assert [(t.due - T0).total_seconds() for t in timers] == [5.0, 60.0]
+    r = step(machine, r.run_state, TimerFired(timers[0].timer_id), timers[0].due)
+    assert _actions(r, Finished)[0].status == "TIMED_OUT"
+
+
+def test_wait_for_task_token_puts_the_token_in_the_context() -> None:
+    machine = compile_definition({
+        "StartAt": "T",
+        "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                         "Parameters": {"token.$": "$$.Task.Token"}, "End": True}},
+    })
+    r = step(machine, RunState(), StartExecution(input={}), T0)
+    [run] = _actions(r, RunTask)
+    assert run.task_token and run.input == {"token": run.task_token}
+
+
+def test_variables_flow_into_map_iterations_but_not_back_out() -> None:
+    machine = compile_definition({
+        "StartAt": "Init",
+        "States": {
+            "Init": {"Type": "Pass", "Assign": {"greeting": "hi"}, "Next": "M"},
+            "M": {"Type": "Map", "Next": "After", "ItemProcessor": {"StartAt": "I", "States": {
+                "I": {"Type": "Pass", "Parameters": {"g.$": "$greeting", "v.$": "$"}, "Assign": {"inner": 1}, "End": True}}}},
+            "After": {"Type": "Pass", "Parameters": {"outer.$": "$greeting", "all.$": "$"}, "End": True},
+        },
+    })
+    r = step(machine, RunState(), StartExecution(input=[1, 2]), T0)
+    [done] = _actions(r, Finished)
+    assert done.output == {"outer": "hi", "all": [{"g": "hi", "v": 1}, {"g": "hi", "v": 2}]}
+    bad = compile_definition({
+        "StartAt": "M",
+        "States": {
+            "M": {"Type": "Map", "Next": "After", "ItemProcessor": {"StartAt": "I", "States": {
+                "I": {"Type": "Pass", "Assign": {"inner": 1}, "End": True}}}},
+            "After": {"Type": "Pass", "Parameters": {"x.$": "$inner"}, "End": True},
+        },
+    })
+    [failed] = _actions(step(bad, RunState(), StartExecution(input=[1]), T0), Finished)
+    assert failed.status == "FAILED" and failed.error == "States.Runtime"
+
+
+def test_states_runtime_is_not_caught_by_states_all() -> None:
+    machine = compile_definition({
+        "StartAt": "T",
+        "States": {
+            "T": {"Type": "Task", "Resource": "r", "InputPath": "$.missing", "Next": "Done",
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Done"}]},
+            "Done": {"Type": "Succeed"},
+        },
+    })
+    r = step(machine, RunState(), StartExecution(input={"a": 1}), T0)
+    assert _actions(r, RunTask) == []
+    [done] = _actions(r, Finished)
+    assert (done.status, done.error) == ("FAILED", "States.Runtime")
+
+
+def test_state_errors_name_the_state_and_its_entered_event() -> None:
+    machine = compile_definition({
+        "StartAt": "P",
+        "States": {
+            "P": {"Type": "Pass", "Next": "Q"},
+            "Q": {"Type": "Pass", "Parameters": {"x.$": "$.missing"}, "End": True},
+        },
+    })
+    [done] = _actions(step(machine, RunState(), StartExecution(input={}), T0), Finished)
+    assert done.error == "States.Runtime"
+    assert done.cause is not None and done.cause.startswith(
+        "An error occurred while executing the state 'Q' (entered at the event id #4). ")
+
+
+def test_heartbeat_restarts_its_timer_and_a_missed_one_fails_the_task() -> None:
+    machine = compile_definition({
+        "StartAt": "T",
+        "States": {"T": {"Type": "Task", "Resource": "r", "HeartbeatSeconds": 10, "End": True}},
+    })
+    r = step(machine, RunState(), StartExecution(input={}), T0)
+    [run] = _actions(r, RunTask)
+    [first] = _actions(r, StartTimer)
+    assert run.heartbeat_seconds == 10 and first.due == T0 + timedelta(seconds=10)
+    later = T0 + timedelta(seconds=8)
+    r = step(machine, _reload(r.run_state), TaskHeartbeat(run.task_id), later)
+    [second] = _actions(r, StartTimer)
+    assert second.due == later + timedelta(seconds=10) and second.timer_id != first.timer_id
+    assert step(machine, r.run_state, TimerFired(first.timer_id), first.due).actions == []
+    r = step(machine, r.run_state, TimerFired(second.timer_id), second.due)
+    [done] = _actions(r, Finished)
+    assert (done.status, done.error) == ("FAILED", "States.HeartbeatTimeout")
+    assert CancelTask(run.task_id) in r.actions
+
+
+def _distributed(**extra: Any) -> Any:
+    return compile_definition({
+        "StartAt": "M",
+        "States": {"M": {
+            "Type": "Map", "End": True, **extra,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                              "StartAt": "C", "States": {
+                                  "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 0, "Next": "Bad"}], "Default": "Ok"},
+                                  "Bad": {"Type": "Fail", "Error": "Zero"},
+                                  "Ok": {"Type": "Pass", "End": True}}},
+        }},
+    })
+
+
+def test_distributed_map_failures_beyond_tolerance_fail_the_map_run() -> None:
+    [done] = _actions(step(_distributed(), RunState(), StartExecution(input=[1, 0, 2]), T0), Finished)
+    assert (done.status, done.error) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    tolerant = _distributed(ToleratedFailureCount=1)
+    r = step(tolerant, RunState(), StartExecution(input=[1, 0, 2]), T0)
+    [done] = _actions(r, Finished)
+    assert done.status == "SUCCEEDED" and done.output[0] == 1 and done.output[2] == 2
+    # Iterations are child executions: their states are not in the parent's history.
+    assert [e.type for e in r.history] == [
+        "ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunSucceeded",
+        "MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"]
+
+
+def test_history_converts_to_the_aws_shape() -> None:
+    machine = compile_definition({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    r = step(machine, RunState(), StartExecution(input={"a": 1}), T0)
+    entered = r.history[1].to_aws()
+    assert entered["type"] == "PassStateEntered" and entered["previousEventId"] == 1
+    assert entered["stateEnteredEventDetails"] == {"name": "P", "input": '{"a":1}'}
+    assert r.history[-1].to_aws()["executionSucceededEventDetails"] == {"output": '{"a":1}'}
+
+
+def test_redrive_resumes_at_the_failed_top_level_state() -> None:
+    machine = compile_definition({
+        "StartAt": "First",
+        "States": {
+            "First": {"Type": "Pass", "Assign": {"seen": 1}, "Result": {"x": 1}, "Next": "Work"},
+            "Work": {"Type": "Task", "Resource": "r", "Parameters": {"x.$": "$.x", "seen.$": "$seen", "n.$": "$$.Execution.RedriveCount"}, "End": True},
+        },
+    })
+    r = step(machine, RunState(), StartExecution(input={}), T0)
+    [run] = _actions(r, RunTask)
+    r = step(machine, _reload(r.run_state), TaskFailed(run.task_id, "Boom"), T0)
+    assert _actions(r, Finished)[0].status == "FAILED"
+    r = step(machine, _reload(r.run_state), RedriveExecution(), T0 + timedelta(hours=1))
+    assert r.history[0].type == "ExecutionRedriven"
+    [again] = _actions(r, RunTask)
+    assert again.input == {"x": 1, "seen": 1, "n": 1} and again.task_id != run.task_id
+    r = step(machine, r.run_state, TaskSucceeded(again.task_id, "ok"), T0 + timedelta(hours=1))
+    assert _actions(r, Finished)[0] == Finished("SUCCEEDED", "ok")
+    assert step(machine, r.run_state, RedriveExecution(), T0).actions == []
