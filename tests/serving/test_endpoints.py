@@ -207,3 +207,38 @@ def test_killed_worker_is_retried_or_fails_fast(service: EndpointService, store:
         assert load.call(b"[[1.0, 0.0]]").status == 200
     finally:
         load.close()
+
+
+def test_shadow_variant_and_data_capture(service: EndpointService, store: Store, settings: Settings,
+                                         good_model: Path, other_good_model: Path) -> None:
+    v1, v2 = register(store, good_model), register(store, other_good_model)
+    service.create_endpoint_config(
+        "cfg-1", [{"VariantName": "Prod", "ModelVersion": v1}],
+        shadow_variants=[{"VariantName": "Shadow", "ModelVersion": v2, "SamplingPercentage": 100}],
+        data_capture={"EnableCapture": True, "InitialSamplingPercentage": 100},
+    )
+    service.create_endpoint("ep", "cfg-1")
+    load = Load(service.router, "ep")
+    try:
+        replies = [load.call(b"[[2.0, 0.0]]") for _ in range(5)]
+        asyncio.run_coroutine_threadsafe(service.router.drain_shadows(), load.loop).result(30)
+    finally:
+        load.close()
+    # The shadow (trained on the opposite sign) is never what the caller sees.
+    assert {r.variant for r in replies} == {"Prod"}
+    assert all(json.loads(r.body)["predictions"][0] > 0.5 for r in replies)
+    shadow = dims(EndpointName="ep", VariantName="Shadow")
+    assert service.router.metrics.total("ShadowInvocations", shadow) == 5
+    assert service.router.metrics.total("ShadowErrors", shadow) == 0
+    difference = service.router.metrics.statistic("ShadowPredictionDifference", shadow, "Average", 600)
+    assert difference is not None and difference > 0.5  # the two models disagree strongly
+    captured = list(Path(settings.lake_url, "capture", "ep").rglob("*.jsonl"))
+    records = [json.loads(line) for path in captured for line in path.read_text().splitlines()]
+    by_variant = {}
+    for record in records:
+        variant = next(p for p in ("Prod", "Shadow") if f"/{p}/" in str(
+            next(path for path in captured if record["eventMetadata"]["eventId"] in path.read_text())))
+        by_variant[variant] = by_variant.get(variant, 0) + 1
+    assert by_variant == {"Prod": 5, "Shadow": 5}
+    assert records[0]["captureData"]["endpointInput"]["data"] == "[[2.0, 0.0]]"
+    assert not [p for p in Path(settings.lake_url, "capture").rglob("*.partial")]

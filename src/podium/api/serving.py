@@ -26,6 +26,8 @@ def endpoint_service(context: AppContext = Depends(get_context)) -> Any:
 class EndpointConfigBody(BaseModel):
     EndpointConfigName: str
     ProductionVariants: list[dict[str, Any]] = Field(min_length=1)
+    ShadowProductionVariants: list[dict[str, Any]] = Field(default_factory=list)
+    DataCaptureConfig: dict[str, Any] | None = None
 
 
 class CreateEndpointBody(BaseModel):
@@ -40,8 +42,10 @@ class UpdateEndpointBody(BaseModel):
 
 @router.post("/endpoint-configs", status_code=201, summary="Create an endpoint config (CreateEndpointConfig)")
 async def create_config(body: EndpointConfigBody, service: Any = Depends(endpoint_service)) -> dict[str, Any]:
-    return await run_in_threadpool(service.create_endpoint_config, body.EndpointConfigName,
-                                   body.ProductionVariants)
+    result: dict[str, Any] = await run_in_threadpool(
+        service.create_endpoint_config, body.EndpointConfigName, body.ProductionVariants,
+        body.ShadowProductionVariants, body.DataCaptureConfig)
+    return result
 
 
 @router.post("/endpoints", status_code=201, summary="Create an endpoint and start its workers (CreateEndpoint)")

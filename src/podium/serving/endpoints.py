@@ -24,10 +24,11 @@ from podium.errors import ConflictError, NotFoundError, ValidationError
 from podium.metrics.alarms import Alarm, AlarmState
 from podium.models.lineage import Lineage
 from podium.models.registry import ModelRegistry, parse_ref
+from podium.serving.capture import CaptureConfig, CaptureWriter
 from podium.serving.deployment import Plan, plan
 from podium.serving.pool import Fleet
 from podium.serving.router import Router
-from podium.serving.routing import FleetShare, RoutingTable, VariantRoute
+from podium.serving.routing import FleetShare, RoutingTable, ShadowRoute, VariantRoute
 from podium.store import Store
 from podium.store.tables.serving import (
     serving_deployment_events,
@@ -43,9 +44,11 @@ class _Running:
 
     config_name: str
     variants: list[tuple[str, float, Fleet]]
+    shadows: list[tuple[str, float, Fleet]]
+    capture: CaptureConfig | None = None
 
     def stop(self, drain_timeout: float) -> None:
-        for _, _, fleet in self.variants:
+        for _, _, fleet in self.variants + self.shadows:
             fleet.stop(drain_timeout)
 
 
@@ -71,14 +74,26 @@ class EndpointService:
         self._sleep = sleep
 
     # ---- configs ------------------------------------------------------------------------
-    def create_endpoint_config(self, name: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
+    def create_endpoint_config(self, name: str, variants: list[dict[str, Any]],
+                               shadow_variants: list[dict[str, Any]] | None = None,
+                               data_capture: dict[str, Any] | None = None) -> dict[str, Any]:
         """Variants: VariantName, ModelVersion ('group/N') or ModelDataUrl, InitialInstanceCount,
-        InitialVariantWeight, optional EntryPoint."""
+        InitialVariantWeight, optional EntryPoint. Shadow variants (at most one, as SageMaker
+        allows) add SamplingPercentage. DataCaptureConfig: EnableCapture,
+        InitialSamplingPercentage, DestinationS3Uri (default: <lake>/capture)."""
         if not variants:
             raise ValidationError(f"endpoint config '{name}' needs at least one variant")
+        shadow_variants = shadow_variants or []
+        if len(shadow_variants) > 1:
+            raise ValidationError(f"endpoint config '{name}': at most one shadow variant")
         seen = set()
-        for index, variant in enumerate(variants):
-            where = f"endpoint config '{name}', variant {index}"
+        for index, variant in enumerate(variants + shadow_variants):
+            kind = "variant" if index < len(variants) else "shadow variant"
+            where = f"endpoint config '{name}', {kind} {index if index < len(variants) else index - len(variants)}"
+            if kind == "shadow variant":
+                sampling = variant.get("SamplingPercentage", 100)
+                if not isinstance(sampling, int | float) or not 0 <= sampling <= 100:
+                    raise ValidationError(f"{where}: SamplingPercentage must be 0..100")
             if not variant.get("VariantName"):
                 raise ValidationError(f"{where}: VariantName is required")
             if variant["VariantName"] in seen:
@@ -94,21 +109,27 @@ class EndpointService:
                 raise ValidationError(f"{where}: InitialVariantWeight must be >= 0")
         if sum(v.get("InitialVariantWeight", 1.0) for v in variants) <= 0:
             raise ValidationError(f"endpoint config '{name}': at least one variant needs a positive weight")
+        CaptureConfig.from_aws(data_capture or {}, self._capture_root())  # validates
         with self.store.begin() as conn:
             if conn.execute(select(serving_endpoint_configs.c.name)
                             .where(serving_endpoint_configs.c.name == name)).first():
                 raise ConflictError(f"endpoint config '{name}' already exists")
-            conn.execute(insert(serving_endpoint_configs).values(name=name, variants=variants,
-                                                                 created_at=_now()))
-        return {"EndpointConfigName": name, "ProductionVariants": variants}
+            conn.execute(insert(serving_endpoint_configs).values(
+                name=name, variants=variants, shadow_variants=shadow_variants, data_capture=data_capture,
+                created_at=_now()))
+        return {"EndpointConfigName": name, "ProductionVariants": variants,
+                "ShadowProductionVariants": shadow_variants, "DataCaptureConfig": data_capture}
 
-    def _config(self, name: str) -> list[dict[str, Any]]:
+    def _capture_root(self) -> str:
+        return self.settings.lake_url.rstrip("/") + "/capture"
+
+    def _config(self, name: str) -> Any:
         with self.store.connect() as conn:
             row = conn.execute(select(serving_endpoint_configs)
                                .where(serving_endpoint_configs.c.name == name)).first()
         if row is None:
             raise NotFoundError(f"endpoint config '{name}' does not exist")
-        return list(row.variants)
+        return row
 
     # ---- alarms -------------------------------------------------------------------------
     def put_alarm(self, alarm: Alarm) -> None:
@@ -126,22 +147,23 @@ class EndpointService:
 
     # ---- endpoints ----------------------------------------------------------------------
     def create_endpoint(self, name: str, config_name: str) -> dict[str, Any]:
-        variants = self._config(config_name)
+        config = self._config(config_name)
         with self.store.begin() as conn:
             if conn.execute(select(serving_endpoints.c.name).where(serving_endpoints.c.name == name)).first():
                 raise ConflictError(f"endpoint '{name}' already exists")
             conn.execute(insert(serving_endpoints).values(
                 name=name, config_name=config_name, status="Creating", created_at=_now(), updated_at=_now()))
         try:
-            running = self._provision(name, config_name, variants)
+            running = self._provision(name, config)
         except Exception as exc:
             self._set_status(name, "Failed", f"{type(exc).__name__}: {exc}")
             raise
         with self._lock:
             self._running[name] = running
         self.router.set_table(RoutingTable(name, (self._share(running, 1.0),)))
+        self._set_capture(name, running)
         self._set_status(name, "InService")
-        self._lineage(name, config_name, variants)
+        self._lineage(name, config_name, config.variants)
         return self.describe_endpoint(name)
 
     def update_endpoint(self, name: str, config_name: str,
@@ -150,8 +172,8 @@ class EndpointService:
         endpoint = self._endpoint_row(name)
         if endpoint.status != "InService":
             raise ConflictError(f"endpoint '{name}' is {endpoint.status}; updates need InService")
-        variants = self._config(config_name)
-        green_instances = sum(v.get("InitialInstanceCount", 1) for v in variants)
+        config = self._config(config_name)
+        green_instances = sum(v.get("InitialInstanceCount", 1) for v in config.variants)
         steps = plan(deployment_config, green_instances)
         with self.store.begin() as conn:
             inserted = conn.execute(insert(serving_deployments).values(
@@ -163,7 +185,7 @@ class EndpointService:
             conn.execute(update(serving_endpoints).where(serving_endpoints.c.name == name)
                          .values(status="Updating", failure_reason=None, updated_at=_now()))
         thread = threading.Thread(target=self._deploy, name=f"deploy-{name}",
-                                  args=(name, deployment_id, endpoint.config_name, config_name, variants, steps),
+                                  args=(name, deployment_id, endpoint.config_name, config, steps),
                                   daemon=True)
         self._deployments[name] = thread
         thread.start()
@@ -228,7 +250,7 @@ class EndpointService:
         """Restart dead workers of every endpoint; returns how many were restarted."""
         with self._lock:
             running = list(self._running.values())
-        return sum(fleet.replace_dead() for r in running for _, _, fleet in r.variants)
+        return sum(fleet.replace_dead() for r in running for _, _, fleet in r.variants + r.shadows)
 
     def shutdown(self) -> None:
         for thread in list(self._deployments.values()):
@@ -265,27 +287,38 @@ class EndpointService:
             artifact = Path(variant["ModelDataUrl"])
         return artifact, Path(entry).resolve() if entry else None
 
-    def _provision(self, endpoint: str, config_name: str, variants: list[dict[str, Any]]) -> _Running:
-        started: list[tuple[str, float, Fleet]] = []
+    def _provision(self, endpoint: str, config: Any) -> _Running:
+        running = _Running(config.name, [], [],
+                           CaptureConfig.from_aws(config.data_capture or {}, self._capture_root()))
         try:
-            for variant in variants:
-                artifact, entry = self._resolve(variant)
-                workdir = self.settings.path("serving", endpoint, config_name, variant["VariantName"])
-                workdir.mkdir(parents=True, exist_ok=True)
-                fleet = Fleet(artifact=artifact, workdir=workdir, count=variant.get("InitialInstanceCount", 1),
-                              entry_point=entry)
-                started.append((variant["VariantName"], float(variant.get("InitialVariantWeight", 1.0)), fleet))
-                fleet.start()
+            for variants, target, weight_key, default in (
+                (config.variants, running.variants, "InitialVariantWeight", 1.0),
+                (config.shadow_variants or [], running.shadows, "SamplingPercentage", 100.0),
+            ):
+                for variant in variants:
+                    artifact, entry = self._resolve(variant)
+                    workdir = self.settings.path("serving", endpoint, config.name, variant["VariantName"])
+                    workdir.mkdir(parents=True, exist_ok=True)
+                    fleet = Fleet(artifact=artifact, workdir=workdir,
+                                  count=variant.get("InitialInstanceCount", 1), entry_point=entry)
+                    target.append((variant["VariantName"], float(variant.get(weight_key, default)), fleet))
+                    fleet.start()
         except BaseException:
-            for _, _, fleet in started:
-                fleet.stop(0)
+            running.stop(0)
             raise
-        return _Running(config_name, started)
+        return running
 
     @staticmethod
     def _share(running: _Running, share: float) -> FleetShare:
-        return FleetShare(running.config_name, share,
-                          tuple(VariantRoute(name, weight, fleet) for name, weight, fleet in running.variants))
+        return FleetShare(
+            running.config_name, share,
+            tuple(VariantRoute(name, weight, fleet) for name, weight, fleet in running.variants),
+            tuple(ShadowRoute(name, percent / 100.0, fleet) for name, percent, fleet in running.shadows),
+        )
+
+    def _set_capture(self, endpoint: str, running: _Running) -> None:
+        writer = CaptureWriter(endpoint, running.capture) if running.capture else None
+        self.router.set_capture(endpoint, writer)
 
     def _event(self, deployment_id: int, kind: str, green_share: float, detail: str) -> None:
         with self.store.begin() as conn:
@@ -297,14 +330,14 @@ class EndpointService:
             conn.execute(update(serving_deployments).where(serving_deployments.c.id == deployment_id)
                          .values(outcome=outcome, reason=reason, ended_at=_now()))
 
-    def _deploy(self, name: str, deployment_id: int, blue_config: str, green_config: str,
-                variants: list[dict[str, Any]], steps: Plan) -> None:
+    def _deploy(self, name: str, deployment_id: int, blue_config: str, config: Any, steps: Plan) -> None:
+        green_config = config.name
         deadline = time.monotonic() + steps.max_execution_seconds
         with self._lock:
             blue = self._running[name]
         self._event(deployment_id, "ProvisioningGreen", 0.0, f"starting fleets for {green_config}")
         try:
-            green = self._provision(name, green_config, variants)
+            green = self._provision(name, config)
         except Exception as exc:
             reason = f"green fleet failed to start: {type(exc).__name__}: {exc}"
             self._event(deployment_id, "DeploymentFailed", 0.0, reason)
@@ -334,13 +367,14 @@ class EndpointService:
                         f"waiting {steps.termination_wait_seconds:g} s before stopping blue")
             self._sleep(steps.termination_wait_seconds)
         self.router.set_table(RoutingTable(name, (self._share(green, 1.0),)))
+        self._set_capture(name, green)
         with self._lock:
             self._running[name] = green
         blue.stop(self._drain)
         self._event(deployment_id, "BlueTerminated", 1.0, f"{blue_config} drained and stopped")
         self._finish(deployment_id, "Succeeded", None)
         self._set_status(name, "InService", config=green_config)
-        self._lineage(name, green_config, variants)
+        self._lineage(name, green_config, config.variants)
 
     def _rollback(self, name: str, deployment_id: int, blue: _Running, green: _Running, reason: str) -> None:
         # New requests go to blue at once; green's in-flight requests finish before it stops.

@@ -3,19 +3,24 @@ retries on another worker if one died, and records per-variant metrics."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from podium.errors import NotFoundError
 from podium.metrics.series import MetricStore, dims
-from podium.serving.routing import RoutingTable, choose
+from podium.serving.capture import CaptureWriter
+from podium.serving.routing import RoutingTable, ShadowRoute, choose
 
-COUNTERS = ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors")
-LATENCIES = ("ModelLatency", "OverheadLatency")
+COUNTERS = ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "ShadowInvocations",
+            "ShadowErrors")
+LATENCIES = ("ModelLatency", "OverheadLatency", "ShadowModelLatency", "ShadowPredictionDifference")
 
 
 @dataclass
@@ -28,8 +33,6 @@ class Reply:
 
 
 def _error(status: int, code: str, message: str) -> Reply:
-    import json
-
     return Reply(status, json.dumps({"code": code, "message": message}).encode(), "application/json")
 
 
@@ -44,6 +47,8 @@ class Router:
         self._rng = rng or random.Random()
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
+        self._captures: dict[str, CaptureWriter] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     def set_table(self, table: RoutingTable) -> None:
         with self._lock:
@@ -52,6 +57,21 @@ class Router:
     def remove(self, endpoint: str) -> None:
         with self._lock:
             self._tables.pop(endpoint, None)
+            writer = self._captures.pop(endpoint, None)
+        if writer is not None:
+            writer.flush()
+
+    def set_capture(self, endpoint: str, writer: CaptureWriter | None) -> None:
+        with self._lock:
+            previous = self._captures.pop(endpoint, None)
+            if writer is not None:
+                self._captures[endpoint] = writer
+        if previous is not None and previous is not writer:
+            previous.flush()
+
+    def capture(self, endpoint: str) -> CaptureWriter | None:
+        with self._lock:
+            return self._captures.get(endpoint)
 
     def table(self, endpoint: str) -> RoutingTable:
         with self._lock:
@@ -101,7 +121,46 @@ class Router:
         reply.variant, reply.config_name = variant.name, fleet_share.config_name
         self._record(endpoint, fleet_share.config_name, variant.name, reply.status,
                      model_ms, (time.perf_counter() - admitted) * 1000)
+        writer = self.capture(endpoint)
+        if writer is not None:
+            writer.offer(variant.name, body, content_type, reply.body, reply.content_type, reply.status)
+        for shadow in fleet_share.shadows:
+            if self._rng.random() < shadow.sampling:
+                task = asyncio.create_task(self._shadow(endpoint, shadow, body, content_type, accept, reply))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
         return reply
+
+    async def _shadow(self, endpoint: str, shadow: ShadowRoute, body: bytes, content_type: str,
+                      accept: str, production: Reply) -> None:
+        """Send a copy to the shadow variant; record its outcome and how it differs."""
+        worker = shadow.fleet.pick()
+        dimensions = dims(EndpointName=endpoint, VariantName=shadow.name)
+        now = time.time()
+        self.metrics.put("ShadowInvocations", 1, dimensions, now)
+        if worker is None:
+            self.metrics.put("ShadowErrors", 1, dimensions, now)
+            return
+        worker.in_flight += 1
+        try:
+            response = await self._http().post(f"{worker.url}/invocations", content=body,
+                                               headers={"content-type": content_type, "accept": accept})
+        except httpx.HTTPError:
+            self.metrics.put("ShadowErrors", 1, dimensions, now)
+            return
+        finally:
+            worker.in_flight -= 1
+        failed = response.status_code >= 500
+        self.metrics.put("ShadowErrors", 1 if failed else 0, dimensions, now)
+        self.metrics.put("ShadowModelLatency", float(response.headers.get("x-model-latency-ms", "0")),
+                         dimensions, now)
+        difference = _prediction_difference(production.body, response.content)
+        if difference is not None:
+            self.metrics.put("ShadowPredictionDifference", difference, dimensions, now)
+        writer = self.capture(endpoint)
+        if writer is not None:
+            writer.offer(shadow.name, body, content_type, response.content,
+                         response.headers.get("content-type", "application/octet-stream"), response.status_code)
 
     def _record(self, endpoint: str, config: str, variant: str, status: int, model_ms: float,
                 total_ms: float) -> None:
@@ -118,7 +177,30 @@ class Router:
     def prometheus(self) -> str:
         return self.metrics.prometheus(COUNTERS, LATENCIES)
 
+    async def drain_shadows(self) -> None:
+        """Wait for shadow copies still in flight (tests and shutdown)."""
+        if self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
     async def close(self) -> None:
+        await self.drain_shadows()
+        for writer in list(self._captures.values()):
+            writer.flush()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _prediction_difference(production: bytes, shadow: bytes) -> float | None:
+    """Mean absolute difference of two `{"predictions": [numbers]}` bodies, when both are."""
+    try:
+        a: Any = json.loads(production)["predictions"]
+        b: Any = json.loads(shadow)["predictions"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not (isinstance(a, list) and isinstance(b, list)) or len(a) != len(b) or not a:
+        return None
+    try:
+        return sum(abs(float(x) - float(y)) for x, y in zip(a, b, strict=True)) / len(a)
+    except (TypeError, ValueError):
+        return None

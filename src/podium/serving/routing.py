@@ -21,10 +21,21 @@ class VariantRoute:
 
 
 @dataclass(frozen=True)
+class ShadowRoute:
+    """A shadow variant: gets a copy of `sampling` (0..1) of this fleet's requests; its answers
+    are recorded and compared, never returned."""
+
+    name: str
+    sampling: float
+    fleet: Any
+
+
+@dataclass(frozen=True)
 class FleetShare:
     config_name: str
     share: float
     variants: tuple[VariantRoute, ...]
+    shadows: tuple[ShadowRoute, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ serving_endpoint_configs = Table(
     metadata,
     Column("name", String(63), primary_key=True),
     Column("variants", JSON, nullable=False),
+    Column("shadow_variants", JSON, nullable=False),
+    Column("data_capture", JSON),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 

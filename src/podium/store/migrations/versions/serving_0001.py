@@ -18,6 +18,8 @@ def upgrade() -> None:
         "serving_endpoint_configs",
         sa.Column("name", sa.String(63), nullable=False),
         sa.Column("variants", sa.JSON, nullable=False),
+        sa.Column("shadow_variants", sa.JSON, nullable=False),
+        sa.Column("data_capture", sa.JSON),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_serving_endpoint_configs"),
     )
