@@ -91,6 +91,9 @@ def test_function_result_is_unsupported() -> None:
         ("{% $error('boom') %}", "threw an error during evaluation: boom"),
         ("{% 'a' + 1 %}", "threw an error during evaluation. T2001: "),
         ("{% $partition(1, 2) %}", "threw an error during evaluation: The first argument of $partition must be an array"),
+        ("{% $power(10, 400) %}", "threw an error during evaluation. D1001: Number out of range"),
+        ("{% $sum('a') %}", ". T0412: Argument 1 of function sum must be an array of numbers"),
+        ("{% $abs('x') %}", ". T0410: Argument 1 of function abs does not match function signature"),
     ],
 )
 def test_evaluation_errors_are_query_evaluation_errors(text: str, tail: str) -> None:

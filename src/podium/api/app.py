@@ -21,6 +21,7 @@ from podium.store import Store, open_store
 ROUTERS: tuple[str, ...] = (
     "podium.api.system",
     "podium.api.serving",
+    "podium.api.triggers",
 )
 
 # Reachable without the bearer token (a load balancer must be able to probe it).

@@ -37,6 +37,7 @@ tail-call loop fails with D1011 / D1012 instead of hanging the worker.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import time
@@ -105,6 +106,10 @@ class _Unsupported(Exception):
     """The result holds something JSON cannot (a function)."""
 
 
+class _OutOfRange(Exception):
+    """The result holds a number JSON cannot (infinity or NaN)."""
+
+
 def _to_json(value: Any) -> Any:
     """Turns a library result into plain JSON values (None is JSON null here)."""
     if value is _NULL or value is None:
@@ -114,6 +119,8 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _OutOfRange
         if value.is_integer() and abs(value) < 2**53:
             return int(value)
         return value
@@ -258,18 +265,24 @@ def _inner(text: str) -> str:
     return text[2:-2].strip() if is_jsonata(text) else text.strip()
 
 
+_ARRAY_OF = re.compile(r"array of ([abfnos])$")
+_ARRAY_TYPES = {"a": "arrays", "b": "booleans", "f": "functions", "n": "numbers", "o": "objects", "s": "strings"}
+
+
 def _library_message(exc: BaseException) -> str:
     code = getattr(exc, "error", None)
     message = str(exc)
-    # jsonata-python's message catalogue says "Object" where jsonata-js says "function".
-    message = message.replace("of Object ", "of function ").replace("match Object signature", "match function signature")
-    if isinstance(exc, ZeroDivisionError):
+    if isinstance(exc, (ZeroDivisionError, OverflowError)):
         return ". D1001: Number out of range"
     if isinstance(exc, ValueError) and "could not convert string to float" in message:
         return ". D3030: Unable to cast value to a number"
     if code == "D3137":  # $error("..."): AWS prints the bare message
         return f": {message}"
     if isinstance(code, str) and code:
+        # jsonata-python's message catalogue says "Object" where jsonata-js says "function",
+        # and prints T0412's array type as its signature letter.
+        message = message.replace("Object", "function")
+        message = _ARRAY_OF.sub(lambda m: "array of " + _ARRAY_TYPES[m.group(1)], message)
         return f". {code}: {message}"
     return f": {message}"
 
@@ -379,6 +392,8 @@ class JsonataExpression:
             return UNDEFINED
         try:
             return _to_json(raw)
+        except _OutOfRange:
+            raise self._failure(field, ". D1001: Number out of range") from None
         except _Unsupported:
             raise AslRuntimeError(
                 STATES_QUERY_EVALUATION_ERROR,

@@ -17,7 +17,8 @@ API:
         The same, but a miss reports AWS's Parameters/ErrorPath wording: "The JSONPath '<text>'
         specified for the field '<field>' could not be found in the input '<json>'".
     JsonPath.exists(data, context=None, variables=None) -> bool: the path reaches a value.
-    JsonPath.text, .root ("$", "$$" or "$name"), .definite, .is_variable, .is_context,
+    JsonPath.text, .root ("$", "$$" or "$name"), .definite (one value, not a list),
+        .is_reference (single node, no function: what ResultPath accepts), .is_variable, .is_context,
         .single_member (the name when the path is exactly `$.name`, else None)
     compile_reference_path(text) -> ReferencePath  (a `$`-rooted JsonPath limited to one
         node: members and indexes only, as ResultPath requires)
@@ -156,6 +157,11 @@ class JsonPath:
     @property
     def is_context(self) -> bool:
         return self.root == "$$"
+
+    @property
+    def is_reference(self) -> bool:
+        """Names one node that could be written: members and single indexes, no function."""
+        return self._walk_definite and self.function is None
 
     @property
     def single_member(self) -> str | None:
@@ -976,7 +982,7 @@ def compile_reference_path(text: str) -> ReferencePath:
             "be written to",
             code="InvalidReferencePath",
         )
-    if not path._walk_definite or path.function is not None:
+    if not path.is_reference:
         raise ValidationError(
             f"Invalid reference path '{text}': a reference path must name a single node "
             "(no wildcards, slices, filters, lists, '..' or functions such as length())",

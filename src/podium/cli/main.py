@@ -21,6 +21,8 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("lineage", "podium.cli.lineage"),
     ("endpoint", "podium.cli.endpoint"),
     ("workflow", "podium.cli.workflow"),
+    ("schedule", "podium.cli.schedule"),
+    ("events", "podium.cli.events"),
 )
 
 # Top-level verbs: (name, module, function name).

@@ -7,6 +7,7 @@ from podium.store.tables import core  # noqa: F401  (registers its tables on met
 from podium.store.tables import features  # noqa: F401
 from podium.store.tables import models  # noqa: F401
 from podium.store.tables import serving  # noqa: F401
+from podium.store.tables import triggers  # noqa: F401
 from podium.store.tables.meta import metadata
 
 __all__ = ["metadata"]

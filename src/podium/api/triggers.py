@@ -1,0 +1,199 @@
+"""HTTP routes of podium.triggers: /schedules (EventBridge Scheduler) and /events (the bus).
+
+The routes define and inspect; firing and delivery are done by the server's scheduler
+loop, which holds the registered targets (`context.services["triggers.targets"]`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from podium.api.deps import AppContext, get_context
+
+if TYPE_CHECKING:
+    from podium.triggers.bus import EventBus
+    from podium.triggers.scheduler import Scheduler
+    from podium.triggers.targets import TargetRegistry
+
+router = APIRouter(tags=["triggers"])
+
+
+def _targets(context: AppContext) -> TargetRegistry:
+    from podium.triggers.targets import TargetRegistry
+
+    targets: TargetRegistry = context.services.setdefault("triggers.targets", TargetRegistry())
+    return targets
+
+
+def _scheduler(context: AppContext) -> Scheduler:
+    from podium.triggers.scheduler import Scheduler
+
+    return Scheduler(context.store, _targets(context))
+
+
+def _bus(context: AppContext) -> EventBus:
+    from podium.triggers.bus import EventBus
+
+    # One bus per server keeps the compiled rule set between requests.
+    if "triggers.bus" not in context.services:
+        context.services["triggers.bus"] = EventBus(context.store, _targets(context))
+    bus: EventBus = context.services["triggers.bus"]
+    return bus
+
+
+class ScheduleRequest(BaseModel):
+    name: str
+    expression: str
+    target: str
+    input: Any = None
+    timezone: str = "UTC"
+    start: datetime | None = None
+    end: datetime | None = None
+    flexible_window_minutes: int | None = None
+    missed_fire_policy: str = "once"
+    max_retry_attempts: int = 185
+    max_event_age_seconds: int = 86_400
+    description: str = ""
+    enabled: bool = True
+
+
+class PutEventsRequest(BaseModel):
+    entries: list[dict[str, Any]] = Field(..., description="1-10 events: source, detail-type, detail")
+
+
+class RuleRequest(BaseModel):
+    pattern: dict[str, Any]
+    targets: list[dict[str, Any]] = []
+    description: str = ""
+    enabled: bool = True
+
+
+class PatternTestRequest(BaseModel):
+    pattern: dict[str, Any]
+    event: dict[str, Any]
+
+
+class ReplayRequest(BaseModel):
+    name: str
+    start: datetime
+    end: datetime
+    rules: list[str] | None = None
+
+
+@router.get("/schedules", summary="List schedules")
+def list_schedules(context: AppContext = Depends(get_context)) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in _scheduler(context).list_schedules()]
+
+
+@router.post("/schedules", status_code=201, summary="Create a schedule (cron, rate or at)")
+def create_schedule(body: ScheduleRequest, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    from podium.triggers.retry import RetryPolicy
+
+    schedule = _scheduler(context).create(
+        body.name, body.expression, body.target, input=body.input, timezone=body.timezone,
+        start=body.start, end=body.end, flexible_window_minutes=body.flexible_window_minutes,
+        missed_fire_policy=body.missed_fire_policy,
+        retry_policy=RetryPolicy(body.max_retry_attempts, body.max_event_age_seconds),
+        description=body.description, enabled=body.enabled,
+    )
+    return schedule.to_dict()
+
+
+@router.get("/schedules/{name}", summary="A schedule")
+def get_schedule(name: str, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return _scheduler(context).get(name).to_dict()
+
+
+@router.delete("/schedules/{name}", status_code=204, summary="Delete a schedule")
+def delete_schedule(name: str, context: AppContext = Depends(get_context)) -> None:
+    _scheduler(context).delete(name)
+
+
+@router.post("/schedules/{name}/pause", summary="Pause a schedule")
+def pause_schedule(name: str, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return _scheduler(context).pause(name).to_dict()
+
+
+@router.post("/schedules/{name}/resume", summary="Resume a schedule from its next time")
+def resume_schedule(name: str, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return _scheduler(context).resume(name).to_dict()
+
+
+@router.get("/schedules/{name}/next", summary="Upcoming fire times (UTC)")
+def next_fires(
+    name: str, count: int = 10, after: datetime | None = None,
+    context: AppContext = Depends(get_context),
+) -> list[str]:
+    moment = after or datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return [f.isoformat() for f in _scheduler(context).upcoming(name, min(count, 1000), after=moment)]
+
+
+@router.get("/schedules/{name}/fires", summary="Recent fire records with lateness")
+def fires(name: str, limit: int = 100, context: AppContext = Depends(get_context)) -> list[dict[str, Any]]:
+    return [
+        {
+            "scheduled_time": f.scheduled_time.isoformat(),
+            "due_at": f.due_at.isoformat(),
+            "fired_at": f.fired_at.isoformat() if f.fired_at else None,
+            "lateness_seconds": f.lateness_seconds,
+            "status": f.status,
+            "missed": f.missed,
+            "error": f.error,
+        }
+        for f in _scheduler(context).fires(name, limit=limit)
+    ]
+
+
+@router.post("/events", summary="Put events on the bus (PutEvents)")
+def put_events(body: PutEventsRequest, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return {"event_ids": _bus(context).put_events(body.entries)}
+
+
+@router.get("/events", summary="Archived events in a time range")
+def archived_events(
+    start: datetime | None = None, end: datetime | None = None, limit: int = 100,
+    context: AppContext = Depends(get_context),
+) -> list[dict[str, Any]]:
+    return _bus(context).events(start, end, limit=min(limit, 10_000))
+
+
+@router.get("/events/rules", summary="List rules")
+def list_rules(context: AppContext = Depends(get_context)) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in _bus(context).list_rules()]
+
+
+@router.put("/events/rules/{name}", summary="Create or replace a rule (pattern validated)")
+def put_rule(name: str, body: RuleRequest, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    rule = _bus(context).put_rule(
+        name, body.pattern, body.targets, description=body.description, enabled=body.enabled
+    )
+    return rule.to_dict()
+
+
+@router.get("/events/rules/{name}", summary="A rule")
+def get_rule(name: str, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return _bus(context).get_rule(name).to_dict()
+
+
+@router.delete("/events/rules/{name}", status_code=204, summary="Delete a rule")
+def delete_rule(name: str, context: AppContext = Depends(get_context)) -> None:
+    _bus(context).delete_rule(name)
+
+
+@router.post("/events/test-pattern", summary="Does an event match a pattern? (TestEventPattern)")
+def test_pattern(body: PatternTestRequest) -> dict[str, bool]:
+    from podium.triggers.bus import test_event_pattern
+
+    return {"matches": test_event_pattern(body.pattern, body.event)}
+
+
+@router.post("/events/replays", status_code=201, summary="Replay archived events of a time range")
+def replay(body: ReplayRequest, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    queued = _bus(context).replay(body.name, body.start, body.end, rules=body.rules)
+    return {"name": body.name, "deliveries": queued}
