@@ -81,3 +81,10 @@ def test_for_home_places_everything_under_home(tmp_path: Path) -> None:
     assert settings.online_store_url.endswith("features/online.db")
     assert settings.public_dict()["api_token"] is None
     assert Settings.for_home(tmp_path, api_token="s3cret").public_dict()["api_token"] == "***"
+
+
+def test_streams_url_accepts_embedded_options(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, environ={"PODIUM_STREAMS_URL": "embedded?fsync=always"})
+    assert settings.streams_url == "embedded?fsync=always"
+    with pytest.raises(ConfigError, match="streams_url"):
+        load_settings(tmp_path, environ={"PODIUM_STREAMS_URL": "kafka://broker:9092"})

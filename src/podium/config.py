@@ -62,8 +62,12 @@ class Settings(BaseModel):
     @field_validator("streams_url")
     @classmethod
     def _check_streams_url(cls, value: str) -> str:
-        if value != _EMBEDDED_STREAMS and urlsplit(value).scheme not in ("redis", "rediss"):
-            raise ValueError("must be 'embedded' or a Redis URL (redis://host:6379/0)")
+        base = value.split("?", 1)[0]
+        if base != _EMBEDDED_STREAMS and urlsplit(value).scheme not in ("redis", "rediss"):
+            raise ValueError(
+                "must be 'embedded' (options such as 'embedded?fsync=always' allowed) "
+                "or a Redis URL (redis://host:6379/0)"
+            )
         return value
 
     @field_validator("online_store_url")

@@ -73,7 +73,7 @@ def _check_redis(name: str, url: str) -> Check:
 
 
 def _check_streams(settings: Settings) -> Check:
-    if settings.streams_url == "embedded":
+    if settings.streams_url.split("?", 1)[0] == "embedded":
         return _check_writable_dir("streams", settings.path("streams"))
     return _check_redis("streams", settings.streams_url)
 
