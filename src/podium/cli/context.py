@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -15,8 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from podium.config import Settings, load_settings
-from podium.store import Store, open_store
+if TYPE_CHECKING:  # imported lazily so that `podium --help` does not load SQLAlchemy
+    from podium.config import Settings
+    from podium.store import Store
 
 
 @dataclass
@@ -30,6 +31,8 @@ class CliState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from podium.config import load_settings
+
             self._settings = load_settings()
             from podium.logs import configure_logging
 
@@ -39,6 +42,8 @@ class CliState:
     @property
     def store(self) -> Store:
         if self._store is None:
+            from podium.store import open_store
+
             self._store = open_store(self.settings)
         return self._store
 
