@@ -21,6 +21,7 @@ from podium.store import Store, open_store
 ROUTERS: tuple[str, ...] = (
     "podium.api.system",
     "podium.api.serving",
+    "podium.api.features",
     "podium.api.triggers",
 )
 

@@ -21,6 +21,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("lineage", "podium.cli.lineage"),
     ("endpoint", "podium.cli.endpoint"),
     ("workflow", "podium.cli.workflow"),
+    ("features", "podium.cli.features"),
     ("schedule", "podium.cli.schedule"),
     ("events", "podium.cli.events"),
 )
