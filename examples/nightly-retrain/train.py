@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--max-iter", "--max_iter", type=int, default=100)
     parser.add_argument("--max-depth", "--max_depth", type=int, default=6)
     parser.add_argument("--label", default="label")
+    parser.add_argument("--exclude", default="", help="comma-separated columns that are not features (ids)")
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "model"))
     parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
     parser.add_argument("--validation", default=os.environ.get("SM_CHANNEL_VALIDATION"))
@@ -37,7 +38,12 @@ def main() -> None:
 
     train = read_channel(args.train)
     validation = read_channel(args.validation) if args.validation else train.sample(frac=0.2, random_state=0)
-    features = [c for c in train.columns if c != args.label and pd.api.types.is_numeric_dtype(train[c])]
+    excluded = {args.label, *filter(None, args.exclude.split(","))}
+    # Numeric columns that vary: a column that is constant (or all missing) in training teaches nothing.
+    features = [c for c in train.columns if c not in excluded and pd.api.types.is_numeric_dtype(train[c])
+                and train[c].nunique() > 1]
+    train[features] = train[features].astype(float)
+    validation[features] = validation[features].astype(float)
     print(f"training on {len(train)} rows, validating on {len(validation)}, {len(features)} features")
 
     model = HistGradientBoostingClassifier(learning_rate=args.learning_rate, max_depth=args.max_depth,

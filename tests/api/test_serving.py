@@ -40,9 +40,25 @@ def test_endpoint_over_http(settings: Settings, store: Store, tmp_path: Path) ->
                              headers={"content-type": "application/json", "TargetVariant": "B"})
         assert pinned.status_code == 200
         assert pinned.headers["X-Invoked-Production-Variant"] == "B"
+        assert pinned.headers["X-Podium-Endpoint-Config"] == "c1"
         assert pinned.json()["predictions"][0] == pytest.approx(2 / 3)
         assert client.get("/endpoints/ep").json()["TrafficShares"] == {"c1": 1.0}
         assert 'variant_name="B"' in client.get("/metrics").text
+        summary = client.get("/endpoints/ep/metrics", params={"window": 600}).json()
+        by_variant = {row["VariantName"]: row for row in summary["Variants"]}
+        assert by_variant["B"]["Invocations"] == 1 and by_variant["A"]["Invocations"] == 0
+        assert by_variant["B"]["TrafficShare"] == 0.5 and by_variant["B"]["Invocation5XXRate"] == 0
+        assert by_variant["B"]["LiveWorkers"] == 1
+        alarm = client.put("/alarms/b-errors", json={
+            "MetricName": "Invocation5XXErrors", "DenominatorMetricName": "Invocations", "Threshold": 0.5,
+            "Dimensions": [{"Name": "EndpointName", "Value": "ep"}, {"Name": "VariantName", "Value": "B"}]})
+        assert alarm.status_code == 200, alarm.text
+        [listed] = client.get("/alarms").json()
+        assert listed["AlarmName"] == "b-errors" and listed["StateValue"] == "OK"
+        bad = client.put("/alarms/x", json={"MetricName": "Invocations", "Threshold": 1, "Statistic": "Median"})
+        assert bad.status_code == 400 and "statistic" in bad.json()["message"]
+        assert client.delete("/alarms/b-errors").status_code == 204
+        assert client.delete("/alarms/b-errors").status_code == 404
         missing = client.post("/endpoints/nope/invocations", content=b"[[1]]")
         assert missing.status_code == 404 and missing.json()["code"] == "NotFound"
         dup = client.post("/endpoint-configs", json={"EndpointConfigName": "c1", "ProductionVariants": [
@@ -50,3 +66,19 @@ def test_endpoint_over_http(settings: Settings, store: Store, tmp_path: Path) ->
         assert dup.status_code == 409
         assert client.delete("/endpoints/ep").status_code == 204
         assert client.get("/endpoints/ep").status_code == 404
+
+
+def test_fast_invocations_checks_the_token_and_passes_everything_else_on(tmp_path: Path) -> None:
+    from podium.api.serving import FastInvocations
+    from podium.store import open_store
+
+    settings = Settings.for_home(tmp_path / "home").model_copy(update={"api_token": "s3cret"})
+    app = FastInvocations(create_app(settings, open_store(settings)))
+    with TestClient(app) as client:  # type: ignore[arg-type]
+        unauthorized = client.post("/endpoints/ep/invocations", content=b"[[1]]")
+        assert unauthorized.status_code == 401  # answered by the app's token check
+        token = {"Authorization": "Bearer s3cret"}
+        missing = client.post("/endpoints/ep/invocations", content=b"[[1]]", headers=token)
+        assert missing.status_code == 404 and missing.json()["code"] == "NotFound"
+        assert "endpoint 'ep'" in missing.json()["message"]
+        assert client.get("/endpoints", headers=token).json() == []  # other routes reach the app

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from podium.asl import execute
-from podium.asl.map_io import ItemReaderSpec, parse_items
+from podium.asl.map_io import ItemReaderSpec, group_batches, parse_items
 
 
 def _spec(input_type: str | None, **kw: Any) -> ItemReaderSpec:
@@ -69,3 +69,13 @@ def test_reader_failure_is_item_reader_failed() -> None:
     result = execute(doc, {}, resources={"arn:aws:states:::s3:getObject": broken})
     assert (result.status, result.error) == ("FAILED", "States.ItemReaderFailed")
     assert "no such key" in (result.cause or "")
+
+
+def test_group_batches_by_count_and_bytes() -> None:
+    assert group_batches([1, 2, 3], 2, None, {"t": 1}) == [
+        {"BatchInput": {"t": 1}, "Items": [1, 2]},
+        {"BatchInput": {"t": 1}, "Items": [3]},
+    ]
+    # "abc" is 5 bytes of JSON: two of them exceed 8 bytes, so each batch holds one.
+    assert group_batches(["abc", "abc"], 10, 8, None) == [{"Items": ["abc"]}, {"Items": ["abc"]}]
+    assert group_batches([], 5, None, None) == []

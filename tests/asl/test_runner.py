@@ -161,3 +161,99 @@ def test_item_batcher_groups_selected_items() -> None:
         {"BatchInput": {"tag": "t"}, "Items": [{"v": 1}, {"v": 2}]},
         {"BatchInput": {"tag": "t"}, "Items": [{"v": 3}]},
     ]
+
+
+# Behaviour confirmed from LocalStack's AWS-validated snapshots (tests/aws/services/stepfunctions).
+
+_BIG = "a" * (257 * 1024)
+
+
+@pytest.mark.parametrize(("resource", "catch", "named"), [
+    ("arn:aws:states:::lambda:invoke", "States.ALL", "lambda"),
+    (FN_ARN, "States.DataLimitExceeded", FN_ARN),
+])
+def test_oversized_task_result_is_a_catchable_task_failure(resource: str, catch: str, named: str) -> None:
+    # error_handling/test_states_errors: TaskFailed/LambdaFunctionFailed with DataLimitExceeded,
+    # caught by the state's Catch (States.ALL included).
+    doc = {"StartAt": "Invoke", "States": {
+        "Invoke": {"Type": "Task", "Resource": resource,
+                   "Parameters": {"FunctionName": "double", "Payload.$": "$"},
+                   "Catch": [{"ErrorEquals": [catch], "Next": "Handle"}], "Next": "Done"},
+        "Done": {"Type": "Pass", "End": True},
+        "Handle": {"Type": "Pass", "End": True}}}
+    result = execute(doc, {}, functions={"double": lambda event, context: _BIG})
+    cause = f"The state/task '{named}' returned a result with a size exceeding the maximum number of bytes service limit."
+    assert result.status == "SUCCEEDED"
+    assert result.output == {"Error": "States.DataLimitExceeded", "Cause": cause}
+    types = [e["type"] for e in result.events]
+    assert not any(t.endswith("Succeeded") and t != "ExecutionSucceeded" for t in types)
+    assert ("TaskFailed" if resource.endswith(":invoke") else "LambdaFunctionFailed") in types
+
+
+def test_oversized_pass_result_fails_the_execution() -> None:
+    doc = {"StartAt": "State_1", "States": {"State_1": {"Type": "Pass", "Result": {"Arg1": _BIG}, "End": True}}}
+    result = execute(doc, {})
+    assert (result.status, result.error) == ("FAILED", "States.DataLimitExceeded")
+
+
+def test_integral_floats_are_accepted_where_integers_are_expected() -> None:
+    doc = {"StartAt": "W", "TimeoutSeconds": 100.0, "States": {
+        "W": {"Type": "Wait", "Seconds": 2.0, "Next": "M"},
+        "M": {"Type": "Map", "MaxConcurrency": 1.0, "End": True,
+              "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+              "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2.0, "IntervalSeconds": 1.0}]}}}
+    assert execute(doc, [1, 2]).output == [1, 2]
+
+
+def test_state_names_repeated_across_branches_run() -> None:
+    branch = {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}
+    doc = {"StartAt": "B", "States": {"B": {"Type": "Parallel", "Branches": [branch, branch], "End": True}}}
+    assert execute(doc, 7).output == [7, 7]
+
+
+def test_loop_left_only_through_catch_runs() -> None:
+    doc = {"StartAt": "Loop", "States": {
+        "Loop": {"Type": "Task", "Resource": "counter", "Next": "Loop",
+                 "Catch": [{"ErrorEquals": ["Stop"], "Next": "Out"}]},
+        "Out": {"Type": "Succeed"}}}
+    calls: list[Any] = []
+
+    class Stop(Exception):
+        pass
+
+    def counter(data: Any) -> Any:
+        calls.append(data)
+        if len(calls) == 3:
+            raise Stop("enough")
+        return len(calls)
+
+    result = execute(doc, 0, resources={"counter": counter})
+    assert result.status == "SUCCEEDED"
+    assert result.output == {"Error": "Stop", "Cause": "enough"}
+
+
+def test_wait_past_the_calendar_end_does_not_crash() -> None:
+    doc = {"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": True}}}
+    assert execute(doc, {"s": 10**12}).status == "SUCCEEDED"
+
+
+def test_comments_everywhere_are_accepted() -> None:
+    # comments/test_comments (comments_as_per_docs): Comment on states, rules, retriers, catchers.
+    doc = {
+        "Comment": "machine",
+        "StartAt": "Setup",
+        "States": {
+            "Setup": {"Type": "Pass", "Comment": "c", "Result": {"status": "incomplete"}, "Next": "Work"},
+            "Work": {"Type": "Task", "Resource": FN_ARN, "Comment": "c", "Next": "IsComplete",
+                     "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Failed", "Comment": "c"}],
+                     "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 1, "BackoffRate": 1.0, "Comment": "c"}]},
+            "IsComplete": {"Type": "Choice", "Comment": "c", "Default": "Fix",
+                           "Choices": [{"And": [{"Variable": "$.status", "StringEquals": "complete", "Comment": "c"}],
+                                        "Comment": "c", "Next": "Done"}]},
+            "Fix": {"Type": "Pass", "Comment": "c", "Result": {"status": "complete"}, "Next": "Work"},
+            "Done": {"Type": "Succeed", "Comment": "c"},
+            "Failed": {"Type": "Fail", "Error": "TaskFailed", "Comment": "c"},
+        },
+    }
+    result = execute(doc, {}, functions={"double": lambda event, context: event})
+    assert (result.status, result.output) == ("SUCCEEDED", {"status": "complete"})

@@ -331,3 +331,39 @@ def test_redrive_resumes_at_the_failed_top_level_state() -> None:
     r = step(machine, r.run_state, TaskSucceeded(again.task_id, "ok"), T0 + timedelta(hours=1))
     assert _actions(r, Finished)[0] == Finished("SUCCEEDED", "ok")
     assert step(machine, r.run_state, RedriveExecution(), T0).actions == []
+
+
+def test_redrive_reruns_only_the_failed_map_iterations() -> None:
+    machine = compile_definition({
+        "StartAt": "M",
+        "States": {"M": {
+            "Type": "Map", "End": True,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": True}}}}},
+    })
+    r = step(machine, RunState(), StartExecution(input=[1, 2, 3]), T0)
+    tasks = _actions(r, RunTask)
+    assert [t.input for t in tasks] == [1, 2, 3]
+    r = step(machine, _reload(r.run_state), TaskSucceeded(tasks[0].task_id, "a"), T0)
+    r = step(machine, _reload(r.run_state), TaskFailed(tasks[1].task_id, "Boom"), T0)
+    assert _actions(r, Finished)[0].status == "FAILED"
+    r = step(machine, _reload(r.run_state), RedriveExecution(), T0)
+    again = _actions(r, RunTask)
+    # Item 0 succeeded before the failure and keeps its result; 1 failed, 2 was cancelled.
+    assert [t.input for t in again] == [2, 3]
+    r = step(machine, _reload(r.run_state), TaskSucceeded(again[0].task_id, "b"), T0)
+    r = step(machine, _reload(r.run_state), TaskSucceeded(again[1].task_id, "c"), T0)
+    assert _actions(r, Finished)[0] == Finished("SUCCEEDED", ["a", "b", "c"])
+
+
+def test_redrive_reruns_only_the_failed_parallel_branches() -> None:
+    branch = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": True}}}
+    machine = compile_definition({"StartAt": "P", "States": {"P": {
+        "Type": "Parallel", "End": True, "Branches": [branch, branch]}}})
+    r = step(machine, RunState(), StartExecution(input="x"), T0)
+    first, second = _actions(r, RunTask)
+    r = step(machine, _reload(r.run_state), TaskSucceeded(first.task_id, 1), T0)
+    r = step(machine, _reload(r.run_state), TaskFailed(second.task_id, "Boom"), T0)
+    r = step(machine, _reload(r.run_state), RedriveExecution(), T0)
+    [rerun] = _actions(r, RunTask)
+    r = step(machine, _reload(r.run_state), TaskSucceeded(rerun.task_id, 2), T0)
+    assert _actions(r, Finished)[0] == Finished("SUCCEEDED", [1, 2])

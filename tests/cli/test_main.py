@@ -94,8 +94,9 @@ def test_server_refuses_public_bind_without_token(tmp_path: Path) -> None:
     assert "api_token" in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_exits_zero_and_is_honest(tmp_path: Path) -> None:
-    result = podium(tmp_path, "--json", "demo", "--home", str(tmp_path / "demo"))
+    result = podium(tmp_path, "--json", "demo", "--small", "--home", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     statuses = {stage["status"] for stage in report["stages"]}

@@ -16,7 +16,7 @@ def test_statistics_over_a_window() -> None:
         store.put("ModelLatency", value, d, at=100.0 + i)
     assert store.statistic("ModelLatency", d, "Average", 10, now=104) == 4.5
     assert store.statistic("ModelLatency", d, "Maximum", 2, now=104) == 9.0  # samples at 102, 103
-    assert store.statistic("ModelLatency", d, "p50", 10, now=104) == 3.0
+    assert store.statistic("ModelLatency", d, "p50", 10, now=104) == pytest.approx(3.0, rel=0.01)
     assert store.statistic("ModelLatency", d, "Sum", 10, now=50) is None
 
 
@@ -53,3 +53,26 @@ def test_prometheus_text() -> None:
     text = store.prometheus(["Invocations"], ["ModelLatency"])
     assert 'podium_invocations_total{endpoint_name="ep",variant_name="a"} 2' in text
     assert 'podium_model_latency_milliseconds{endpoint_name="ep",variant_name="a",quantile="0.99"} 2.5' in text
+
+
+def test_samples_aggregate_per_second_and_percentiles_stay_within_one_percent() -> None:
+    store = MetricStore()
+    d = dims(EndpointName="ep")
+    values = [0.1 * (i + 1) for i in range(1000)]  # 0.1 .. 100 ms
+    store.put_many([("ModelLatency", v, d) for v in values], at=500.2)
+    store.put("ModelLatency", 0.0, d, at=501.7)
+    window = store.window("ModelLatency", d, 10, now=502)
+    assert window.count == 1001 and window.statistic("Minimum") == 0.0
+    assert window.statistic("p99") == pytest.approx(99.0, rel=0.01)
+    assert window.statistic("p50") == pytest.approx(50.0, rel=0.01)
+    assert store.statistic("ModelLatency", d, "SampleCount", 0.5, now=502) == 1  # only second 501
+    assert store.total("ModelLatency", d) == pytest.approx(sum(values))
+
+
+def test_old_buckets_are_dropped_after_retention() -> None:
+    store = MetricStore(retention_seconds=100)
+    d = dims(EndpointName="ep")
+    store.put("Invocations", 1, d, at=1000)
+    store.put("Invocations", 1, d, at=1200)
+    assert store.statistic("Invocations", d, "Sum", 1000, now=1200) == 1
+    assert store.total("Invocations", d) == 2  # totals are lifetime counters

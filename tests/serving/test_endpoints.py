@@ -242,3 +242,32 @@ def test_shadow_variant_and_data_capture(service: EndpointService, store: Store,
     assert by_variant == {"Prod": 5, "Shadow": 5}
     assert records[0]["captureData"]["endpointInput"]["data"] == "[[2.0, 0.0]]"
     assert not [p for p in Path(settings.lake_url, "capture").rglob("*.partial")]
+
+
+def test_supervisor_thread_restarts_workers_and_restore_restarts_fleets(
+        settings: Settings, store: Store, good_model: Path) -> None:
+    version = register(store, good_model)
+    first = EndpointService(settings, store, Router(), drain_timeout=5)
+    try:
+        first.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic", "ModelVersion": version}])
+        first.create_endpoint("ep", "cfg-1")
+        first.start_supervisor(interval=0.2)
+        fleet = first.router.table("ep").fleets[0].variants[0].fleet
+        dead = fleet.workers[0].process
+        os.killpg(dead.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while fleet.workers[0].process is dead and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert fleet.workers[0].process is not dead and fleet.workers[0].alive()
+    finally:
+        first.shutdown()  # the server stops; the store still says the endpoint is InService
+    second = EndpointService(settings, store, Router(), drain_timeout=5)
+    load = Load(second.router, "ep")
+    try:
+        assert second.restore() == ["ep"]
+        reply = load.call(b"[[2.0, 0.0]]")
+        assert reply.status == 200 and reply.config_name == "cfg-1"
+        assert second.describe_endpoint("ep")["EndpointStatus"] == "InService"
+    finally:
+        load.close()
+        second.shutdown()

@@ -53,3 +53,16 @@ def test_event_routes(settings, store) -> None:
     assert client.post("/events/replays", json={
         "name": "r1", "start": "2026-01-05T00:00:00Z", "end": "2026-01-06T00:00:00Z",
     }).status_code == 409
+
+
+def test_watch_routes(settings, store, tmp_path) -> None:
+    client = TestClient(create_app(settings, store))
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "old.csv").write_text("a\n")
+    put = client.put("/events/watches/landing", json={"location": str(landing)})
+    assert put.status_code == 200, put.text
+    assert client.get("/events/watches").json() == [{"name": "landing", "location": str(landing)}]
+    assert client.delete("/events/watches/landing").status_code == 204
+    assert client.delete("/events/watches/landing").status_code == 404
+    assert client.put("/events/watches/x", json={"location": " "}).status_code == 400

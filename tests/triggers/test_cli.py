@@ -89,3 +89,15 @@ def test_events_commands(tmp_path: Path, podium) -> None:
     assert json.loads(tested.stdout) == {"matches": True}
     invalid = podium(tmp_path, "events", "test-pattern", "--pattern", '{"source": "x"}', "--event", "{}")
     assert invalid.returncode == 1 and "InvalidEventPattern" in invalid.stderr + invalid.stdout
+
+
+def test_watch_commands(tmp_path: Path, podium) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    created = podium(tmp_path, "--json", "events", "watch", "landing", str(landing))
+    assert created.returncode == 0, created.stderr
+    listed = json.loads(podium(tmp_path, "--json", "events", "watches").stdout)
+    assert listed == [{"name": "landing", "location": str(landing)}]
+    assert podium(tmp_path, "events", "unwatch", "landing").returncode == 0
+    missing = podium(tmp_path, "events", "unwatch", "landing")
+    assert missing.returncode == 1 and "does not exist" in missing.stderr

@@ -22,7 +22,12 @@ ROUTERS: tuple[str, ...] = (
     "podium.api.system",
     "podium.api.serving",
     "podium.api.features",
+    "podium.api.catalog",
+    "podium.api.jobs",
     "podium.api.triggers",
+    "podium.api.streams",
+    "podium.api.workflows",
+    "podium.api.executions",
 )
 
 # Reachable without the bearer token (a load balancer must be able to probe it).

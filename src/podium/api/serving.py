@@ -1,26 +1,125 @@
-"""HTTP routes for endpoints: configs, create/update (deploy)/describe/delete, invocations, metrics."""
+"""HTTP routes for endpoints: configs, create/update (deploy)/describe/delete, invocations,
+per-variant metrics, alarms.
+
+`POST /endpoints/{name}/invocations` is answered by a bare ASGI route placed ahead of the FastAPI
+routes: request parsing and dependency injection cost more than the router's own work, and this
+path is the hot one. The FastAPI route of the same path stays for the OpenAPI schema.
+`FastInvocations` goes further: wrapped around the whole app (as `podium serve` does), it
+answers invocations before any middleware.
+
+With the app's lifespan the endpoint service starts: it restarts the fleets of endpoints the
+store says are serving and supervises their workers until the server stops.
+"""
 
 from __future__ import annotations
 
+import hmac
+import json
+import re
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
+from starlette.routing import Route
 
 from podium.api.deps import AppContext, get_context
+from podium.errors import PodiumError
 
-router = APIRouter(tags=["serving"])
 
-
-def endpoint_service(context: AppContext = Depends(get_context)) -> Any:
+def service_for(context: AppContext) -> Any:
     service = context.services.get("endpoints")
     if service is None:
         from podium.serving import EndpointService
 
         service = context.services.setdefault("endpoints", EndpointService(context.settings, context.store))
     return service
+
+
+def endpoint_service(context: AppContext = Depends(get_context)) -> Any:
+    return service_for(context)
+
+
+@asynccontextmanager
+async def _serving_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    service = service_for(app.state.podium)
+    service.start_supervisor()
+    # Fleets start in the background so the API answers while model workers load.
+    threading.Thread(target=service.restore, name="podium-endpoint-restore", daemon=True).start()
+    yield
+    await service.router.close()
+    service.shutdown()
+
+
+class InvocationsRoute:
+    """InvokeEndpoint as a bare ASGI app (see the module docstring)."""
+
+    def __init__(self, context: AppContext | None = None) -> None:
+        self.context = context  # None: the app's, read from the scope
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.handle(scope["path_params"]["name"], scope, receive, send)
+
+    async def handle(self, endpoint: str, scope: Any, receive: Any, send: Any) -> None:
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        headers = dict(scope["headers"])
+        target = headers.get(b"x-amzn-sagemaker-target-variant") or headers.get(b"targetvariant")
+        service = service_for(self.context or scope["app"].state.podium)
+        try:
+            reply = await service.router.invoke(
+                endpoint, b"".join(chunks),
+                headers.get(b"content-type", b"application/json").decode("latin-1"),
+                headers.get(b"accept", b"application/json").decode("latin-1"),
+                target.decode("latin-1") if target else None)
+            status, body, content_type = reply.status, reply.body, reply.content_type
+            extra = [(b"x-invoked-production-variant", (reply.variant or "").encode()),
+                     (b"x-podium-endpoint-config", (reply.config_name or "").encode())]
+        except PodiumError as exc:
+            status, body, content_type = exc.http_status, json.dumps(exc.to_dict()).encode(), "application/json"
+            extra = []
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", content_type.encode("latin-1")), (b"content-length", str(len(body)).encode()),
+            *extra]})
+        await send({"type": "http.response.body", "body": body})
+
+
+_INVOCATIONS = re.compile(r"/endpoints/([^/]+)/invocations")
+
+
+class FastInvocations:
+    """Wraps the whole API app so invocations skip its middleware and routing too.
+
+    Each `await` in the ASGI chain is resumed through every frame above it, so the depth of
+    FastAPI's middleware and nested routers costs CPU on every request; outside them an
+    invocation is one frame deep. The bearer token is checked here when one is configured;
+    anything else (or a wrong token, which the app answers with 401) goes to the app."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.route = InvocationsRoute(app.state.podium)
+        token = app.state.podium.settings.api_token
+        self.expected = f"Bearer {token}".encode() if token else None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            match = _INVOCATIONS.fullmatch(scope["path"])
+            if match and (self.expected is None or hmac.compare_digest(
+                    dict(scope["headers"]).get(b"authorization", b""), self.expected)):
+                await self.route.handle(match.group(1), scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+router = APIRouter(tags=["serving"], lifespan=_serving_lifespan)
+router.routes.append(Route("/endpoints/{name}/invocations", InvocationsRoute(), methods=["POST"]))
 
 
 class EndpointConfigBody(BaseModel):
@@ -96,7 +195,37 @@ async def invoke(name: str, request: Request, service: Any = Depends(endpoint_se
         request.headers.get("accept", "application/json"), target_variant or target_variant_short,
     )
     return Response(reply.body, status_code=reply.status, media_type=reply.content_type,
-                    headers={"X-Invoked-Production-Variant": reply.variant or ""})
+                    headers={"X-Invoked-Production-Variant": reply.variant or "",
+                             "X-Podium-Endpoint-Config": reply.config_name or ""})
+
+
+@router.get("/endpoints/{name}/metrics", summary="Per-variant traffic share, error rates and latency")
+async def endpoint_metrics(name: str, window: float = Query(60.0, gt=0, le=3600, description="Seconds."),
+                           service: Any = Depends(endpoint_service)) -> dict[str, Any]:
+    result: dict[str, Any] = await run_in_threadpool(service.metrics_summary, name, window)
+    return result
+
+
+@router.put("/alarms/{name}", summary="Create or replace a metric alarm (CloudWatch PutMetricAlarm)")
+async def put_alarm(name: str, body: dict[str, Any], service: Any = Depends(endpoint_service)) -> dict[str, Any]:
+    from podium.metrics import alarm_from_aws, alarm_to_aws
+
+    alarm = alarm_from_aws({**body, "AlarmName": name})
+    service.put_alarm(alarm)
+    return alarm_to_aws(alarm)
+
+
+@router.get("/alarms", summary="Alarms with their current state (CloudWatch DescribeAlarms)")
+async def list_alarms(service: Any = Depends(endpoint_service)) -> list[dict[str, Any]]:
+    from podium.metrics import alarm_to_aws
+
+    return [alarm_to_aws(a) for a in await run_in_threadpool(service.list_alarms)]
+
+
+@router.delete("/alarms/{name}", status_code=204, summary="Delete an alarm")
+async def delete_alarm(name: str, service: Any = Depends(endpoint_service)) -> Response:
+    service.delete_alarm(name)
+    return Response(status_code=204)
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics of the router")

@@ -72,6 +72,11 @@ class RuleRequest(BaseModel):
     enabled: bool = True
 
 
+class WatchRequest(BaseModel):
+    location: str
+    announce_existing: bool = False
+
+
 class PatternTestRequest(BaseModel):
     pattern: dict[str, Any]
     event: dict[str, Any]
@@ -197,3 +202,24 @@ def test_pattern(body: PatternTestRequest) -> dict[str, bool]:
 def replay(body: ReplayRequest, context: AppContext = Depends(get_context)) -> dict[str, Any]:
     queued = _bus(context).replay(body.name, body.start, body.end, rules=body.rules)
     return {"name": body.name, "deliveries": queued}
+
+
+@router.get("/events/watches", summary="Watched folders")
+def list_watches(context: AppContext = Depends(get_context)) -> list[dict[str, Any]]:
+    from podium.triggers.watch import list_watches as stored
+
+    return stored(context.store)
+
+
+@router.put("/events/watches/{name}", summary="Watch a folder: new files become Object Created events")
+def put_watch(name: str, body: WatchRequest, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    from podium.triggers.watch import put_watch as store_watch
+
+    return store_watch(context.store, name, body.location, announce_existing=body.announce_existing)
+
+
+@router.delete("/events/watches/{name}", status_code=204, summary="Stop watching a folder")
+def delete_watch(name: str, context: AppContext = Depends(get_context)) -> None:
+    from podium.triggers.watch import delete_watch as forget
+
+    forget(context.store, name)

@@ -192,8 +192,9 @@ def compile_definition(doc: Mapping[str, Any] | str) -> StateMachine:
     compiler = _Compiler()
     compiler.program(doc, "", ql)
     timeout = doc.get("TimeoutSeconds")
-    _check(timeout is None or (isinstance(timeout, int) and not isinstance(timeout, bool) and timeout >= 0),
+    _check(timeout is None or (_is_int(timeout) and timeout >= 0),
            "/TimeoutSeconds", "TimeoutSeconds must be a non-negative integer")
+    timeout = None if timeout is None else int(timeout)
     return StateMachine(
         programs=tuple(compiler.programs),  # type: ignore[arg-type]
         definition=doc,
@@ -231,7 +232,10 @@ def _guard(where: str, build: Any, *args: Any) -> Any:
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    # As JSON Schema's "integer": 5.0 counts (callers store int(v)); a bool never does.
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, int) or (isinstance(v, float) and v.is_integer())
 
 
 def _is_num(v: Any) -> bool:
@@ -348,7 +352,7 @@ class _Compiler:
         _check(_is_num(backoff) and backoff >= 1.0, f"{where}/BackoffRate", "must be a number >= 1.0")
         _check(max_delay is None or (_is_num(max_delay) and max_delay > 0), f"{where}/MaxDelaySeconds", "must be a positive number")
         _check(jitter in ("FULL", "NONE"), f"{where}/JitterStrategy", "must be FULL or NONE")
-        return Retrier(tuple(errors), float(interval), attempts, float(backoff),
+        return Retrier(tuple(errors), float(interval), int(attempts), float(backoff),
                        None if max_delay is None else float(max_delay), jitter == "FULL")
 
     def catcher(self, raw: Any, where: str, ql: str) -> Catcher:
@@ -392,7 +396,7 @@ class _Compiler:
                     kw[key] = _guard(f"{where}/{f}", compile_jsonata_template, v, f)
                 else:
                     _check(_is_int(v) and v > 0, f"{where}/{f}", f"{f} must be a positive integer")
-                    kw[key] = v
+                    kw[key] = int(v)
             if f + "Path" in raw:
                 _check(ql == JSONPATH, f"{where}/{f}Path", "needs QueryLanguage JSONPath")
                 kw[key + "_path"] = _guard(f"{where}/{f}Path", compile_path, raw[f + "Path"])
@@ -426,7 +430,7 @@ class _Compiler:
             kw["seconds" if f == "Seconds" else "timestamp"] = _guard(f"{where}/{f}", compile_jsonata_template, v, f)
         elif f == "Seconds":
             _check(_is_int(v) and v >= 0, f"{where}/Seconds", "Seconds must be a non-negative integer")
-            kw["seconds"] = v
+            kw["seconds"] = int(v)
         else:
             _check(isinstance(v, str), f"{where}/Timestamp", "Timestamp must be a string")
             kw["timestamp"] = v
@@ -510,8 +514,10 @@ class _Compiler:
             kw["item_reader"] = self.item_reader(raw["ItemReader"], f"{where}/ItemReader", ql)
         if "ResultWriter" in raw:
             rw: Any = raw["ResultWriter"]
-            _check(isinstance(rw, Mapping) and isinstance(rw.get("Resource"), str), f"{where}/ResultWriter", "ResultWriter needs a Resource")
-            kw["result_writer"] = ResultWriterSpec(rw["Resource"], self.task_payload(rw, f"{where}/ResultWriter", ql))
+            _check(isinstance(rw, Mapping), f"{where}/ResultWriter", "ResultWriter must be an object")
+            # A ResultWriter with only WriterConfig (no Resource) writes nothing out.
+            if isinstance(rw.get("Resource"), str):
+                kw["result_writer"] = ResultWriterSpec(rw["Resource"], self.task_payload(rw, f"{where}/ResultWriter", ql))
 
     def task_payload(self, raw: Mapping[str, Any], where: str, ql: str) -> Any:
         """Parameters (JSONPath) or Arguments (JSONata) of an ItemReader/ResultWriter."""
@@ -535,7 +541,8 @@ class _Compiler:
         _check(location != "GIVEN" or len(headers) > 0, f"{where}/ReaderConfig/CSVHeaders", "CSVHeaderLocation GIVEN needs CSVHeaders")
         max_items = config.get("MaxItems")
         _check(max_items is None or (_is_int(max_items) and max_items >= 0), f"{where}/ReaderConfig/MaxItems", "must be a non-negative integer")
-        return ItemReaderSpec(raw["Resource"], self.task_payload(raw, where, ql), input_type, location, tuple(headers), max_items)
+        return ItemReaderSpec(raw["Resource"], self.task_payload(raw, where, ql), input_type, location, tuple(headers),
+                              None if max_items is None else int(max_items))
 
     def numeric_field(self, raw: Mapping[str, Any], where: str, ql: str, kw: dict[str, Any], f: str, key: str) -> None:
         if f in raw:
@@ -544,7 +551,7 @@ class _Compiler:
                 kw[key] = _guard(f"{where}/{f}", compile_jsonata_template, v, f)
             else:
                 _check(_is_num(v), f"{where}/{f}", f"{f} must be a number")
-                kw[key] = v
+                kw[key] = int(v) if isinstance(v, float) and v.is_integer() else v
         if f + "Path" in raw:
             _check(ql == JSONPATH, f"{where}/{f}Path", "needs QueryLanguage JSONPath")
             kw[key + "_path"] = _guard(f"{where}/{f}Path", compile_path, raw[f + "Path"])

@@ -6,6 +6,7 @@ API:
     STATES_* constants                -- the built-in error names, e.g. STATES_RUNTIME.
     ALL_STATES_ERRORS                 -- frozenset of every built-in name.
     NOT_CATCHABLE                     -- errors that States.ALL / States.TaskFailed never match.
+    error_output(error, cause)        -- the {"Error", "Cause"} object a Catch passes on.
 
 These are not `PodiumError`s: a runtime error is an outcome of the workflow (it may be
 retried, caught, or fail the execution), not a mistake Podium reports to its user.
@@ -13,6 +14,8 @@ Bad definitions are reported before anything runs with `podium.errors.Validation
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 STATES_ALL = "States.ALL"
 STATES_RUNTIME = "States.Runtime"
@@ -52,9 +55,11 @@ ALL_STATES_ERRORS: frozenset[str] = frozenset(
     }
 )
 
-# AWS: "States.Runtime ... can't be caught/retried by States.ALL"; DataLimitExceeded is
-# terminal as well.
-NOT_CATCHABLE: frozenset[str] = frozenset({STATES_RUNTIME, STATES_DATA_LIMIT_EXCEEDED})
+# AWS: "States.Runtime ... can't be caught/retried by States.ALL". States.DataLimitExceeded is
+# not listed: an oversized task result is caught by a States.ALL catcher on AWS (LocalStack's
+# AWS-validated test_states_errors snapshots); the oversized execution input/output and Pass
+# results that also raise it fail the execution directly.
+NOT_CATCHABLE: frozenset[str] = frozenset({STATES_RUNTIME})
 
 
 class AslRuntimeError(Exception):
@@ -67,3 +72,13 @@ class AslRuntimeError(Exception):
 
     def __repr__(self) -> str:
         return f"AslRuntimeError({self.error!r}, {self.cause!r})"
+
+
+def error_output(error: str | None, cause: str | None) -> dict[str, Any]:
+    """The {"Error", "Cause"} object a Catch (or a tolerated Map iteration) passes on."""
+    out: dict[str, Any] = {}
+    if error is not None:
+        out["Error"] = error
+    if cause is not None:
+        out["Cause"] = cause
+    return out

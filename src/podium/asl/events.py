@@ -1,6 +1,7 @@
 """What flows in and out of the step function: events, actions and history records.
 
-See `podium.asl.step` for the contract that ties them together.
+See `podium.asl.step` for the contract that ties them together. The helpers at the end
+spell history details as GetExecutionHistory does (resourceType/resource, error/cause).
 """
 
 from __future__ import annotations
@@ -168,3 +169,40 @@ class StepResult:
     run_state: RunState
     actions: list[Action]
     history: list[HistoryEvent]
+
+
+# ---------------------------------------------------------------------------- history details
+
+
+def task_event_prefix(resource: str) -> str:
+    """The history event prefix: 'LambdaFunction' for a plain function ARN, else 'Task'."""
+    # A plain function ARN is the legacy Lambda resource, recorded with its own event names.
+    is_function = resource.startswith("arn:") and ":lambda:" in resource and ":function:" in resource
+    return "LambdaFunction" if is_function else "Task"
+
+
+def resource_details(resource: str) -> dict[str, str]:
+    """AWS's resourceType/resource split: arn:aws:states:::aws-sdk:s3:getObject -> aws-sdk:s3, getObject."""
+    if task_event_prefix(resource) == "LambdaFunction":
+        return {}
+    service = resource.split(":::", 1)[1] if ":::" in resource else ""
+    if ":" not in service:
+        return {"resourceType": "podium", "resource": resource}
+    rtype, name = service.rsplit(":", 1)
+    return {"resourceType": rtype, "resource": name}
+
+
+def resource_region(resource: str) -> str:
+    """The region of an ARN (us-east-1 when it names none)."""
+    parts = resource.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else "us-east-1"
+
+
+def failure_details(error: str | None, cause: str | None) -> dict[str, Any]:
+    """Failure details as GetExecutionHistory spells them (lower-case keys)."""
+    out: dict[str, Any] = {}
+    if error is not None:
+        out["error"] = error
+    if cause is not None:
+        out["cause"] = cause
+    return out

@@ -6,6 +6,7 @@ and parses what comes back here according to `ReaderConfig` (InputType JSON, JSO
 CSVHeaderLocation FIRST_ROW or GIVEN with CSVHeaders, MaxItems). A reader task may also
 return an already-decoded list (an object listing, or a pre-parsed file). Likewise the
 ResultWriter's Resource is run as a task that receives the results to store.
+`group_batches` forms the ItemBatcher's batches.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podium.asl.errors import STATES_ITEM_READER_FAILED, AslRuntimeError
+from podium.asl.jsonpath import to_json_text
 
 INPUT_TYPES = frozenset({"JSON", "JSONL", "CSV"})
 
@@ -90,3 +92,29 @@ def _parse_text(spec: ItemReaderSpec, text: str) -> list[Any]:
         item = {headers[i] if i < len(headers) else str(i): value for i, value in enumerate(row)}
         items.append(item)
     return items
+
+
+def group_batches(items: list[Any], max_items: int, max_bytes: int | None, batch_input: Any) -> list[dict[str, Any]]:
+    """ItemBatcher: consecutive items in groups of at most `max_items` and (when positive)
+    `max_bytes` of JSON; each batch is {"BatchInput": ..., "Items": [...]} ("BatchInput"
+    only when it is not null)."""
+    groups: list[list[Any]] = []
+    current: list[Any] = []
+    size = 0
+    for item in items:
+        item_size = len(to_json_text(item).encode())
+        if current and (len(current) >= max_items or (max_bytes is not None and max_bytes > 0 and size + item_size > max_bytes)):
+            groups.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += item_size
+    if current:
+        groups.append(current)
+    out = []
+    for group in groups:
+        doc: dict[str, Any] = {}
+        if batch_input is not None:
+            doc["BatchInput"] = batch_input
+        doc["Items"] = group
+        out.append(doc)
+    return out

@@ -81,6 +81,9 @@ class RunState:
         # Where a redrive resumes: the top-level state that was running when the run ended
         # unsuccessfully, its input and the top-level variables.
         self.redrive: dict[str, Any] | None = None
+        # After a redrive into a Map/Parallel: {"fid", "done": {index: result}} of the
+        # branches/iterations that keep their results instead of running again.
+        self.resume: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,6 +101,7 @@ class RunState:
             "error": self.error,
             "cause": self.cause,
             "redrive": self.redrive,
+            "resume": self.resume,
         }
 
     @classmethod
@@ -106,6 +110,7 @@ class RunState:
         for k in ("status", "context", "next_frame", "next_event_id", "next_task", "seed",
                   "jitter_draws", "output", "error", "cause", "redrive"):
             setattr(rs, k, doc[k])
+        rs.resume = doc.get("resume")
         rs.frames = {f["fid"]: Frame.from_json(f) for f in doc["frames"]}
         rs.tasks = dict(doc["tasks"])
         rs.timers = {k: list(v) for k, v in doc["timers"].items()}

@@ -27,8 +27,9 @@ The event, action and history classes live in `podium.asl.events`, `RunState` in
   reported progress: its heartbeat timer starts over), `TaskTimedOut` (a timeout the worker
   detected itself), `TimerFired`, `StopExecution`, `RedriveExecution` (a FAILED, TIMED_OUT or
   ABORTED run re-enters the top-level state that was running, with its input and the
-  top-level variables; a Map/Parallel there re-runs all its branches — AWS re-runs only the
-  unsuccessful ones; $$.Execution.RedriveCount goes up by one). An event naming an
+  top-level variables; a Map/Parallel there re-runs only its unsuccessful branches or
+  iterations, as AWS does, keeping the others' results; $$.Execution.RedriveCount goes up
+  by one). An event naming an
   unknown task or timer (already completed, cancelled or timed out) is ignored: the engine
   may deliver late duplicates safely.
 * Actions out, in the order they must be performed:
@@ -54,7 +55,9 @@ result is file content or a list, parsed by `podium.asl.map_io`; the writer rece
 failures become States.ItemReaderFailed / States.ResultWriterFailed.
 
 Limits: payload size (256 KiB, States.DataLimitExceeded) is checked on the execution input,
-task results, constant Pass results and the execution output, not after every state.
+task results, constant Pass results and the execution output, not after every state. An
+oversized task result is a task failure that Retry/Catch see (States.ALL matches it); the
+others fail the execution.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ import json
 import random
 from collections import ChainMap, deque
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from podium.asl.definition import JSONATA, State, StateMachine
@@ -81,6 +84,7 @@ from podium.asl.errors import (
     STATES_TASK_FAILED,
     STATES_TIMEOUT,
     AslRuntimeError,
+    error_output,
 )
 from podium.asl.events import (
     Action,
@@ -99,10 +103,14 @@ from podium.asl.events import (
     TaskSucceeded,
     TaskTimedOut,
     TimerFired,
+    failure_details,
+    resource_details,
+    resource_region,
+    task_event_prefix,
 )
 from podium.asl.jsonata import unexpected_type_error
 from podium.asl.jsonpath import to_json_text
-from podium.asl.map_io import parse_items
+from podium.asl.map_io import group_batches, parse_items
 from podium.asl.runstate import CHILDREN, ENTER, EXEC, TASK, TASK_DONE, WAITING, Frame, RunState
 from podium.asl.timestamps import format_timestamp, parse_timestamp
 
@@ -151,47 +159,6 @@ _CONTINUE, _BLOCK, _DONE = 0, 1, 2
 # States whose context object carries State.RetryCount (the ones that may have Retry).
 _RETRYABLE = frozenset({"Task", "Parallel", "Map"})
 
-def _task_event_prefix(resource: str) -> str:
-    # A plain function ARN is the legacy Lambda resource, recorded with its own event names.
-    is_function = resource.startswith("arn:") and ":lambda:" in resource and ":function:" in resource
-    return "LambdaFunction" if is_function else "Task"
-
-
-def _resource_details(resource: str) -> dict[str, str]:
-    """AWS's resourceType/resource split: arn:aws:states:::aws-sdk:s3:getObject -> aws-sdk:s3, getObject."""
-    if _task_event_prefix(resource) == "LambdaFunction":
-        return {}
-    service = resource.split(":::", 1)[1] if ":::" in resource else ""
-    if ":" not in service:
-        return {"resourceType": "podium", "resource": resource}
-    rtype, name = service.rsplit(":", 1)
-    return {"resourceType": rtype, "resource": name}
-
-
-def _region(resource: str) -> str:
-    parts = resource.split(":")
-    return parts[3] if len(parts) > 3 and parts[3] else "us-east-1"
-
-
-def _error_output(error: str | None, cause: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if error is not None:
-        out["Error"] = error
-    if cause is not None:
-        out["Cause"] = cause
-    return out
-
-
-def _failure_details(error: str | None, cause: str | None) -> dict[str, Any]:
-    """Failure details as GetExecutionHistory spells them (lower-case keys)."""
-    out: dict[str, Any] = {}
-    if error is not None:
-        out["error"] = error
-    if cause is not None:
-        out["cause"] = cause
-    return out
-
-
 def _matches(error_equals: tuple[str, ...], error: str | None) -> bool:
     name = error if error is not None else ""
     if name in error_equals:
@@ -214,6 +181,9 @@ class _Stepper:
         self.history: list[HistoryEvent] = []
         self.queue: deque[int] = deque()
         self.active: set[int] = set()
+        # Branches/iterations that succeeded in a top-level Map/Parallel that has just failed:
+        # a redrive keeps them (see remember_redrive).
+        self.failed_work: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -292,13 +262,26 @@ class _Stepper:
             self.clear_task_timers(fid)
             st = self.m.programs[frame.program].states[frame.state]
             out = event.output
-            if st.type == "Task":
-                self.emit(frame, _task_event_prefix(st.resource) + "Succeeded", {**_resource_details(st.resource), "output": out})
             frame.task = None
             if self.too_large(out):
-                self.fail_execution(STATES_DATA_LIMIT_EXCEEDED,
-                                    f"The state/task '{frame.state}' returned a result with a size exceeding the maximum number of bytes service limit.")
+                # AWS records an oversized result as the task's failure (TaskFailed /
+                # LambdaFunctionFailed), which Retry and Catch - States.ALL included - then see.
+                # It names a service integration by its service ('lambda') and a plain
+                # function ARN by the ARN (LocalStack's AWS-validated test_states_errors).
+                if st.type == "Task":
+                    details = resource_details(st.resource)
+                    what = details.get("resourceType", st.resource).split(":", 1)[0] if details else st.resource
+                else:
+                    what = frame.state
+                too_big = f"The state/task '{what}' returned a result with a size exceeding the maximum number of bytes service limit."
+                if st.type == "Task":
+                    self.emit(frame, task_event_prefix(st.resource) + "Failed",
+                              {**resource_details(st.resource), **failure_details(STATES_DATA_LIMIT_EXCEEDED, too_big)})
+                frame.phase = EXEC
+                self.run(frame, (STATES_DATA_LIMIT_EXCEEDED, too_big))
                 return
+            if st.type == "Task":
+                self.emit(frame, task_event_prefix(st.resource) + "Succeeded", {**resource_details(st.resource), "output": out})
             frame.result = out
             frame.phase = TASK_DONE
             self.run(frame)
@@ -314,7 +297,7 @@ class _Stepper:
                 self.actions.append(CancelTask(event.task_id))
             error, cause = event.error, event.cause
             if st.type == "Task":
-                self.emit(frame, _task_event_prefix(st.resource) + kind, {**_resource_details(st.resource), **_failure_details(error, cause)})
+                self.emit(frame, task_event_prefix(st.resource) + kind, {**resource_details(st.resource), **failure_details(error, cause)})
             elif frame.work is not None:
                 # A Map's own reader/writer task: AWS reports it under the Map's error names.
                 error = STATES_ITEM_READER_FAILED if frame.work["kind"] == "reader" else STATES_RESULT_WRITER_FAILED
@@ -340,7 +323,7 @@ class _Stepper:
                 error = STATES_TIMEOUT if kind == "task-timeout" else STATES_HEARTBEAT_TIMEOUT
                 st = self.m.programs[timed.program].states[timed.state]
                 self.actions.append(CancelTask(task_id))
-                self.emit(timed, _task_event_prefix(st.resource) + "TimedOut", {"error": error})
+                self.emit(timed, task_event_prefix(st.resource) + "TimedOut", {"error": error})
                 timed.task = None
                 timed.phase = EXEC
                 self.run(timed, (error, None))
@@ -395,6 +378,7 @@ class _Stepper:
     def redrive(self, point: Mapping[str, Any]) -> None:
         rs = self.rs
         rs.status, rs.error, rs.cause, rs.redrive = "RUNNING", None, None, None
+        rs.resume = None
         execution = rs.context["Execution"]
         execution["RedriveCount"] = int(execution.get("RedriveCount", 0)) + 1
         self.emit(None, "ExecutionRedriven", {"redriveCount": execution["RedriveCount"]})
@@ -405,13 +389,33 @@ class _Stepper:
         root.state = point["state"]
         root.vars = dict(point["vars"])
         root.last_event = rs.next_event_id - 1
+        if point.get("done"):
+            # AWS's RedriveExecution re-runs only the unsuccessful branches/iterations of the
+            # Map or Parallel state it re-enters; the others keep their results.
+            rs.resume = {"fid": root.fid, "done": point["done"]}
         self.run(root)
 
     def remember_redrive(self, frame: Frame | None = None) -> None:
-        """Keep where a redrive would resume: the top-level frame's current state."""
+        """Keep where a redrive would resume: the top-level frame's current state, and the
+        results of the branches/iterations that already succeeded there."""
         root = frame if frame is not None else next((f for f in self.rs.frames.values() if f.parent is None), None)
-        if root is not None:
-            self.rs.redrive = {"state": root.state, "input": root.input, "vars": dict(root.vars)}
+        if root is None:
+            return
+        point: dict[str, Any] = {"state": root.state, "input": root.input, "vars": dict(root.vars)}
+        work = root.work
+        if work is not None and work.get("kind") in ("map", "parallel") and work.get("done"):
+            point["done"] = {str(i): work["results"][i] for i in work["done"]}
+        elif self.failed_work is not None and self.failed_work["state"] == root.state:
+            point["done"] = self.failed_work["done"]
+        self.rs.redrive = point
+
+    def resumed_results(self, frame: Frame, n: int) -> dict[int, Any]:
+        """Results kept by a redrive for the Map/Parallel state `frame` is entering (once)."""
+        resume = self.rs.resume
+        if resume is None or resume["fid"] != frame.fid:
+            return {}
+        self.rs.resume = None
+        return {int(i): v for i, v in resume["done"].items() if 0 <= int(i) < n}
 
     def too_large(self, value: Any) -> bool:
         if isinstance(value, (int, float, bool)) or value is None:
@@ -462,7 +466,7 @@ class _Stepper:
     def fail_execution(self, error: str | None, cause: str | None) -> None:
         rs = self.rs
         rs.status, rs.error, rs.cause = "FAILED", error, cause
-        self.emit(None, "ExecutionFailed", _failure_details(error, cause))
+        self.emit(None, "ExecutionFailed", failure_details(error, cause))
         self.close()
         self.actions.append(Finished("FAILED", None, error, cause))
 
@@ -470,7 +474,7 @@ class _Stepper:
         rs = self.rs
         self.remember_redrive()
         rs.status, rs.error, rs.cause = status, error, cause
-        self.emit(None, event_type, _failure_details(error, cause))
+        self.emit(None, event_type, failure_details(error, cause))
         self.close()
         self.actions.append(Finished(status, None, error, cause))
 
@@ -491,6 +495,7 @@ class _Stepper:
         work = parent.work
         work["children"].pop(frame.index, None)
         work["results"][frame.index] = output
+        work.setdefault("done", []).append(frame.index)
         work["running"] -= 1
         if work["kind"] == "map" and not work["distributed"]:
             self.emit(parent, "MapIterationSucceeded", {"index": frame.index, "name": parent.state})
@@ -511,10 +516,10 @@ class _Stepper:
         work["running"] -= 1
         if work["kind"] == "map":
             if not work["distributed"]:
-                self.emit(parent, "MapIterationFailed", {"index": frame.index, "name": parent.state, **_failure_details(error, cause)})
+                self.emit(parent, "MapIterationFailed", {"index": frame.index, "name": parent.state, **failure_details(error, cause)})
             work["failed"] += 1
             if self.tolerated(work):
-                work["results"][frame.index] = _error_output(error, cause)
+                work["results"][frame.index] = error_output(error, cause)
                 self.wake(parent)
                 return
             if work["distributed"]:
@@ -598,7 +603,11 @@ class _Stepper:
 
     def on_error(self, frame: Frame, st: State, error: str | None, cause: str | None) -> int:
         rs = self.rs
+        kept: dict[str, Any] | None = None
         if frame.work is not None:
+            work = frame.work
+            if frame.parent is None and work.get("kind") in ("map", "parallel") and work.get("done"):
+                kept = {"state": frame.state, "done": {str(i): work["results"][i] for i in work["done"]}}
             self.cancel_children(frame)
             frame.work = None
         name = error if error is not None else ""
@@ -630,16 +639,17 @@ class _Stepper:
                 if not _matches(catcher.error_equals, error):
                     continue
                 return self.caught(frame, st, catcher, error, cause)
+        self.failed_work = kept
         self.emit_state_failed(frame, st, error, cause)
         self.frame_failed(frame, error, cause)
         return _DONE
 
     def emit_state_failed(self, frame: Frame, st: State, error: str | None, cause: str | None) -> None:
         if st.type in ("Map", "Parallel") and frame.phase == CHILDREN:
-            self.emit(frame, st.type + "StateFailed", _failure_details(error, cause))
+            self.emit(frame, st.type + "StateFailed", failure_details(error, cause))
 
     def caught(self, frame: Frame, st: State, catcher: Any, error: str | None, cause: str | None) -> int:
-        err_out = _error_output(error, cause)
+        err_out = error_output(error, cause)
         variables = self.scope(frame)
         try:
             if st.query_language == JSONATA:
@@ -843,7 +853,7 @@ class _Stepper:
                 if not (isinstance(value, (int, float)) and not isinstance(value, bool)) or value != int(value) or value < 0:
                     raise AslRuntimeError(STATES_QUERY_EVALUATION_ERROR,
                                           f"The Seconds field evaluated to an invalid value: {to_json_text(value)}")
-                return self.now + timedelta(seconds=int(value))
+                return _later(self.now, int(value))
             value = st.timestamp.evaluate(states, variables) if hasattr(st.timestamp, "evaluate") else st.timestamp
             moment = parse_timestamp(value)
             if moment is None:
@@ -853,7 +863,7 @@ class _Stepper:
             return moment
         data = self.effective_input(frame, st, ctx, variables)
         if st.seconds is not None:
-            return self.now + timedelta(seconds=st.seconds)
+            return _later(self.now, st.seconds)
         if st.timestamp is not None:
             moment = parse_timestamp(st.timestamp)
             if moment is None:
@@ -868,7 +878,7 @@ class _Stepper:
                 raise AslRuntimeError(STATES_RUNTIME, f"The SecondsPath parameter cannot be parsed as a long value: {path.text} == {to_json_text(value)}")
             if value < 0:
                 raise AslRuntimeError(STATES_RUNTIME, f"The SecondsPath parameter references a negative value: {path.text} == {to_json_text(value)}")
-            return self.now + timedelta(seconds=int(value))
+            return _later(self.now, int(value))
         assert st.timestamp_path is not None
         path = st.timestamp_path
         if not path.exists(data, ctx, variables):
@@ -918,17 +928,17 @@ class _Stepper:
         rs.tasks[task_id] = frame.fid
         frame.task = task_id
         frame.phase = TASK
-        prefix = _task_event_prefix(st.resource)
+        prefix = task_event_prefix(st.resource)
         details: dict[str, Any] = (
             {"resource": st.resource, "input": task_input} if prefix == "LambdaFunction"
-            else {**_resource_details(st.resource), "region": _region(st.resource), "parameters": task_input}
+            else {**resource_details(st.resource), "region": resource_region(st.resource), "parameters": task_input}
         )
         if timeout is not None:
             details["timeoutInSeconds"] = timeout
         if heartbeat is not None:
             details["heartbeatInSeconds"] = heartbeat
         self.emit(frame, prefix + "Scheduled", details)
-        self.emit(frame, prefix + "Started", _resource_details(st.resource))
+        self.emit(frame, prefix + "Started", resource_details(st.resource))
         self.actions.append(RunTask(task_id, st.resource, task_input, st.name, timeout, heartbeat, token))
         if timeout is not None:
             timer_id = f"timeout-{task_id}"
@@ -968,6 +978,7 @@ class _Stepper:
             "results": [None] * n, "children": {}, "failed": 0, "failure": None, "concurrency": 0,
             "tolerated_count": None, "tolerated_pct": None,
         }
+        self.keep_resumed(frame, n)
         frame.phase = CHILDREN
         return self.children(frame, st)
 
@@ -1028,8 +1039,19 @@ class _Stepper:
             "results": [None] * len(inputs), "children": {}, "failed": 0, "failure": None,
             "concurrency": concurrency or 0, "tolerated_count": count, "tolerated_pct": pct,
         }
+        self.keep_resumed(frame, len(inputs))
         frame.phase = CHILDREN
         return self.children(frame, st)
+
+    def keep_resumed(self, frame: Frame, n: int) -> None:
+        kept = self.resumed_results(frame, n)
+        if kept:
+            work = frame.work
+            assert work is not None
+            for i, value in kept.items():
+                work["results"][i] = value
+            work["done"] = sorted(kept)
+            work["order"] = [i for i in range(n) if i not in kept]
 
     def task_payload(self, template: Any, states: dict[str, Any] | None, data: Any, ctx: Any,
                      variables: Mapping[str, Any]) -> Any:
@@ -1096,37 +1118,20 @@ class _Stepper:
         if st.batch_input is not None:
             batch_input = (st.batch_input.evaluate(states, variables) if states is not None
                            else st.batch_input.render(data, ctx, variables))
-        groups: list[list[Any]] = []
-        current: list[Any] = []
-        size = 0
-        for item in items:
-            item_size = len(to_json_text(item).encode())
-            if current and (len(current) >= max_items or (isinstance(max_bytes, int) and max_bytes > 0 and size + item_size > max_bytes)):
-                groups.append(current)
-                current, size = [], 0
-            current.append(item)
-            size += item_size
-        if current:
-            groups.append(current)
-        out = []
-        for group in groups:
-            doc: dict[str, Any] = {}
-            if batch_input is not None:
-                doc["BatchInput"] = batch_input
-            doc["Items"] = group
-            out.append(doc)
-        return out
+        return group_batches(items, max_items, max_bytes if isinstance(max_bytes, int) else None, batch_input)
 
     def children(self, frame: Frame, st: State) -> int:
         """Start branches up to the concurrency limit; finish the state when all are done."""
         work = frame.work
         assert work is not None
-        n = len(work["items"])
+        # After a redrive, `order` lists the indices still to run (the others kept results).
+        order: list[int] | None = work.get("order")
+        n = len(work["items"]) if order is None else len(order)
         limit = work["concurrency"]
         is_map = work["kind"] == "map"
         while work["failure"] is None and work["next"] < n and (limit == 0 or work["running"] < limit):
-            idx = work["next"]
-            work["next"] = idx + 1
+            idx = work["next"] if order is None else order[work["next"]]
+            work["next"] += 1
             work["running"] += 1
             program = st.processor if is_map else st.branches[idx]
             child = self.new_frame(frame, idx, program, work["items"][idx])
@@ -1144,7 +1149,7 @@ class _Stepper:
             error, cause = work["failure"]
             self.cancel_children(frame)
             if is_map and work["distributed"]:
-                self.emit(frame, "MapRunFailed", _failure_details(error, cause))
+                self.emit(frame, "MapRunFailed", failure_details(error, cause))
             raise _StateFailure(error, cause)
         if work["running"] > 0 or work["next"] < n:
             return _BLOCK
@@ -1174,6 +1179,14 @@ class _Stepper:
         if st.result_selector is not None:
             output = st.result_selector.render(output, ctx, variables)
         return self.finish_jsonpath(frame, st, output, ctx, variables)
+
+
+def _later(now: datetime, seconds: int) -> datetime:
+    """`now` plus a Wait's seconds; a wait past the calendar's end waits until its end."""
+    try:
+        return now + timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def _no_choice() -> AslRuntimeError:

@@ -5,11 +5,19 @@
                                        # `.details` = [problem.to_dict(), ...]
 
 It rejects what AWS's ValidateStateMachineDefinition rejects: missing or unknown StartAt and
-Next targets, unreachable states, states with no way to end, duplicate state names, fields a
-state type does not allow (or unknown ones), missing required fields, wrong value types and
-ranges, bad JSONPath / reference paths / intrinsic functions / JSONata, States.ALL misuse,
-malformed choice rules, and fields of the other query language. Parallel branches and Map
-processors are validated recursively; each problem carries the JSON pointer of its field.
+Next targets, unreachable states, a States object without any terminal state (AWS's
+MISSING_END_STATE), fields a state type does not allow (or unknown ones), missing required
+fields, wrong value types and documented ranges, bad JSONPath / reference paths / intrinsic
+functions / JSONata, States.ALL misuse, malformed choice rules, and fields of the other query
+language. Parallel branches and Map processors are validated recursively; each problem carries
+the JSON pointer of its field.
+
+Where AWS's behaviour is not documented the validator accepts: a definition AWS would reject
+fails later at run time at worst, while a valid definition rejected here could never run.
+So it does not check state names for uniqueness across branches, loops without an exit
+(only a scope with no terminal state at all), HeartbeatSeconds against TimeoutSeconds,
+ItemReader/ResultWriter on an inline Map, or the exact shape of timestamp literals; and an
+integer field accepts a JSON number with no fraction (5.0), as JSON Schema's "integer" does.
 
 Expression syntax is checked with the compilers the runtime uses (`compile_path`,
 `compile_intrinsic`, `compile_jsonata`), so validate() and compile agree on what parses.
@@ -153,8 +161,10 @@ def check(doc: Any) -> None:
 
 
 def _is_int(value: Any) -> bool:
-    # Strict like the runtime: 5.0 is not an integer field value (bool is not either).
-    return isinstance(value, int) and not isinstance(value, bool)
+    # JSON Schema's "integer" (and Jackson's int coercion) accept 5.0; a bool is never one.
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
 def _is_number(value: Any) -> bool:
@@ -182,7 +192,6 @@ class _Validator:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
-        self.state_names: dict[str, str] = {}
 
     def add(self, code: str, location: str, message: str) -> None:
         self.problems.append(Problem(code, location, message))
@@ -261,34 +270,20 @@ class _Validator:
         for name in states:
             if name not in reachable:
                 self.add("UNREACHABLE_STATE", child(loc, "States", name), f"no transition leads to '{name}' from StartAt '{start}'")
-        # States from which some End/Succeed/Fail can be reached, by walking edges backwards.
-        incoming: dict[str, list[str]] = {name: [] for name in states}
-        for source, targets in edges.items():
-            for target in targets:
-                incoming[target].append(source)
-        can_end = set(ends)
-        todo = list(ends)
-        while todo:
-            for source in incoming.get(todo.pop(), ()):
-                if source not in can_end:
-                    can_end.add(source)
-                    todo.append(source)
-        for name in states:
-            if name in reachable and name not in can_end:
-                self.add(
-                    "NO_TERMINAL_PATH",
-                    child(loc, "States", name),
-                    f"no path leads from '{name}' to a state with End: true, a Succeed or a Fail state",
-                )
+        # AWS's MISSING_END_STATE: the scope needs some terminal state. A loop whose only exit
+        # is an error, a timeout or a Catch is legal, so reachability of an end is not checked.
+        if states and not ends:
+            self.add(
+                "MISSING_END_STATE",
+                child(loc, "States"),
+                "no state here ends the run: give one \"End\": true or add a Succeed or Fail state",
+            )
 
     def state_name(self, name: str, loc: str) -> None:
+        # Names are unique within one States object by construction (the loader rejects
+        # duplicate keys); reuse across branches is not rejected (AWS's rule is undocumented).
         if not name or len(name) > MAX_STATE_NAME:
             self.add("INVALID_STATE_NAME", loc, f"a state name must have 1 to {MAX_STATE_NAME} characters; '{name[:20]}…' has {len(name)}")
-        first = self.state_names.get(name)
-        if first is not None:
-            self.add("DUPLICATE_STATE_NAME", loc, f"the state name '{name}' is already used at {first}; names must be unique across the whole definition")
-        else:
-            self.state_names[name] = loc
 
     def query_language(self, doc: Mapping[str, Any], loc: str, parent: str) -> str:
         if "QueryLanguage" not in doc:
@@ -419,10 +414,9 @@ class _Validator:
             self.add("INVALID_TYPE", child(loc, "Resource"), f"Resource must be a string, not {_kind(f['Resource'])}")
         elif not f["Resource"].strip():
             self.add("INVALID_VALUE", child(loc, "Resource"), "Resource must not be empty")
-        timeout = self.seconds_field(f, loc, ql, "TimeoutSeconds")
-        heartbeat = self.seconds_field(f, loc, ql, "HeartbeatSeconds")
-        if timeout is not None and heartbeat is not None and heartbeat >= timeout:
-            self.add("INVALID_VALUE", child(loc, "HeartbeatSeconds"), f"HeartbeatSeconds ({heartbeat}) must be smaller than TimeoutSeconds ({timeout})")
+        # AWS says HeartbeatSeconds "should" be smaller than TimeoutSeconds; not enforced here.
+        self.seconds_field(f, loc, ql, "TimeoutSeconds")
+        self.seconds_field(f, loc, ql, "HeartbeatSeconds")
         if "Credentials" in f and not isinstance(f["Credentials"], Mapping):
             self.add("INVALID_TYPE", child(loc, "Credentials"), "Credentials must be an object")
 
@@ -613,7 +607,6 @@ class _Validator:
         self.program(doc, loc, inner, fields, what)
 
     def type_map(self, f: Mapping[str, Any], loc: str, ql: str, targets: list[tuple[str, str]]) -> None:
-        distributed = False
         if "ItemProcessor" in f and "Iterator" in f:
             self.add("ILLEGAL_FIELD", child(loc, "Iterator"), "use ItemProcessor or the older Iterator, not both")
         key = "ItemProcessor" if "ItemProcessor" in f else "Iterator" if "Iterator" in f else None
@@ -622,7 +615,7 @@ class _Validator:
             proc = f[key]
             ploc = child(loc, key)
             if isinstance(proc, Mapping) and "ProcessorConfig" in proc:
-                distributed = self.processor_config(proc["ProcessorConfig"], child(ploc, "ProcessorConfig"))
+                self.processor_config(proc["ProcessorConfig"], child(ploc, "ProcessorConfig"))
             self.nested(proc, ploc, ql, PROCESSOR_FIELDS, f"Map {key}")
         else:
             self.add("MISSING_FIELD", loc, "a Map state needs ItemProcessor (a {StartAt, States} run for each item)")
@@ -650,8 +643,7 @@ class _Validator:
         for key, allowed in (("ItemReader", ITEM_READER_FIELDS), ("ResultWriter", RESULT_WRITER_FIELDS)):
             if key in f:
                 kloc = child(loc, key)
-                if not distributed:
-                    self.add("ILLEGAL_FIELD", kloc, f"{key} needs a distributed Map: set ItemProcessor.ProcessorConfig.Mode to DISTRIBUTED")
+                # Not rejected on an inline Map: AWS's rule for that is undocumented.
                 self.reader_writer(f[key], kloc, ql, key, allowed, require_resource=key == "ItemReader")
         if "ItemBatcher" in f:
             self.item_batcher(f["ItemBatcher"], child(loc, "ItemBatcher"), ql)
@@ -778,7 +770,7 @@ class _Validator:
             if "States.ALL" in errors and i != len(value) - 1:
                 self.add("STATES_ALL_NOT_LAST", rloc, "a retrier with States.ALL must be the last one")
             if "IntervalSeconds" in retrier:
-                self.integer(retrier["IntervalSeconds"], child(rloc, "IntervalSeconds"), "IntervalSeconds", 1, MAX_SECONDS)
+                self.integer(retrier["IntervalSeconds"], child(rloc, "IntervalSeconds"), "IntervalSeconds", 0, MAX_SECONDS)
             if "MaxAttempts" in retrier:
                 self.integer(retrier["MaxAttempts"], child(rloc, "MaxAttempts"), "MaxAttempts", 0, MAX_SECONDS)
             if "MaxDelaySeconds" in retrier:

@@ -139,25 +139,95 @@ def delete(ctx: typer.Context, name: str) -> None:
     emit(ctx, {"deleted": name})
 
 
+@app.command("alarm")
+def alarm(ctx: typer.Context, name: str,
+          endpoint: str | None = typer.Option(None, help="EndpointName dimension."),
+          config: str | None = typer.Option(None, help="EndpointConfigName dimension: watch only that fleet."),
+          variant: str | None = typer.Option(None, help="VariantName dimension."),
+          metric: str = typer.Option("Invocation5XXErrors", help="Metric (Invocations, Invocation5XXErrors, "
+                                     "Invocation4XXErrors, ModelLatency, OverheadLatency)."),
+          statistic: str = typer.Option("Sum", help="Sum, SampleCount, Average, Minimum, Maximum, p50..p99."),
+          threshold: float = typer.Option(..., help="Threshold value."),
+          comparison: str = typer.Option("GreaterThanThreshold", help="ComparisonOperator."),
+          denominator: str | None = typer.Option(None, help="Make it a ratio alarm: Sum(metric)/Sum(this)."),
+          period: float = typer.Option(60.0, help="Period in seconds."),
+          evaluation_periods: int = typer.Option(1, help="EvaluationPeriods."),
+          datapoints: int = typer.Option(1, help="DatapointsToAlarm."),
+          min_samples: int = typer.Option(1, help="Fewer samples in a period: INSUFFICIENT_DATA."),
+          file: Path | None = typer.Option(None, help="PutMetricAlarm JSON/YAML instead of the options.")) -> None:
+    """Create or replace a metric alarm that deployments can roll back on.
+
+    Example: podium endpoint alarm green-5xx --endpoint propensity --config propensity-v2
+    --denominator Invocations --threshold 0.01 --period 60 --min-samples 20
+    """
+    if file is not None:
+        body = _load(file)
+    else:
+        dimensions = [{"Name": k, "Value": v} for k, v in (("EndpointName", endpoint), ("EndpointConfigName", config),
+                                                          ("VariantName", variant)) if v]
+        body = {"MetricName": metric, "Dimensions": dimensions, "Statistic": statistic, "Threshold": threshold,
+                "ComparisonOperator": comparison, "DenominatorMetricName": denominator, "Period": period,
+                "EvaluationPeriods": evaluation_periods, "DatapointsToAlarm": datapoints, "MinSamples": min_samples}
+    emit(ctx, _call(ctx, "PUT", f"/alarms/{name}", json=body).json())
+
+
+@app.command("alarms")
+def alarms(ctx: typer.Context) -> None:
+    """List alarms with their current state (OK, ALARM, INSUFFICIENT_DATA).
+
+    Example: podium endpoint alarms
+    """
+    emit(ctx, _call(ctx, "GET", "/alarms").json(),
+         columns=["AlarmName", "MetricName", "Threshold", "StateValue", "StateReason"])
+
+
+@app.command("delete-alarm")
+def delete_alarm(ctx: typer.Context, name: str) -> None:
+    """Delete an alarm.
+
+    Example: podium endpoint delete-alarm green-5xx
+    """
+    _call(ctx, "DELETE", f"/alarms/{name}")
+    emit(ctx, {"deleted": name})
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 @app.command("watch")
 def watch(ctx: typer.Context, name: str, interval: float = typer.Option(1.0, help="Seconds between refreshes."),
+          window: float = typer.Option(30.0, help="Seconds of traffic the figures cover."),
           count: int = typer.Option(0, help="Stop after this many refreshes (0: until Ctrl-C).")) -> None:
-    """Show the live traffic split and status while a deployment runs.
+    """Live traffic split, error rates and p99 latency per variant while a deployment runs.
 
-    Example: podium endpoint watch propensity
+    Example: podium endpoint watch propensity --window 30
     """
     from rich.live import Live
     from rich.table import Table
 
     def render() -> Table:
         described = _call(ctx, "GET", f"/endpoints/{name}").json()
-        table = Table(title=f"{name}: {described['EndpointStatus']}")
-        table.add_column("endpoint config")
-        table.add_column("traffic share")
-        for config_name, share in described["TrafficShares"].items():
-            table.add_row(config_name, f"{share:.0%}")
+        summary = _call(ctx, "GET", f"/endpoints/{name}/metrics", params={"window": window}).json()
+        table = Table(title=f"{name}: {described['EndpointStatus']} (last {window:g} s)")
+        for column in ("config", "variant", "share set", "share seen", "requests", "4xx", "5xx",
+                       "model p50 ms", "model p99 ms", "router p99 ms", "workers"):
+            table.add_column(column)
+        for row in summary["Variants"]:
+            table.add_row(row["EndpointConfigName"], row["VariantName"], _percent(row["TrafficShare"]),
+                          _percent(row["ObservedShare"]), str(row["Invocations"]),
+                          _percent(row["Invocation4XXRate"]), _percent(row["Invocation5XXRate"]),
+                          _ms(row["ModelLatencyP50"]), _ms(row["ModelLatencyP99"]), _ms(row["OverheadLatencyP99"]),
+                          f"{row['LiveWorkers']}/{row['Workers']}")
         return table
 
+    if cli_state(ctx).json:
+        emit(ctx, _call(ctx, "GET", f"/endpoints/{name}/metrics", params={"window": window}).json())
+        return
     shown = 0
     with Live(render(), console=cli_state(ctx).console, refresh_per_second=4) as live:
         while count == 0 or shown < count:

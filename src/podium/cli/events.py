@@ -109,3 +109,43 @@ def test_pattern(
     from podium.triggers.bus import test_event_pattern
 
     emit(ctx, {"matches": test_event_pattern(_json(pattern, "--pattern"), _json(event, "--event"))})
+
+
+@app.command("watch")
+def watch(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Name of the watch (1-64 characters)."),
+    location: str = typer.Argument(..., help="Folder to watch: a path or fsspec URL (s3://bucket/prefix)."),
+    existing: bool = typer.Option(False, "--existing", help="Also announce the files already there."),
+) -> None:
+    """Watch a folder: each new or changed file becomes an `Object Created` event (source
+    podium.lake) once the scheduler loop (`podium server` or `podium scheduler`) sees it.
+
+    Example: podium events watch landing ./landing
+    """
+    from podium.triggers.watch import put_watch
+
+    emit(ctx, put_watch(cli_state(ctx).store, name, location, announce_existing=existing), title="Watch")
+
+
+@app.command("watches")
+def watches(ctx: typer.Context) -> None:
+    """List watched folders.
+
+    Example: podium events watches
+    """
+    from podium.triggers.watch import list_watches
+
+    emit(ctx, list_watches(cli_state(ctx).store), columns=["name", "location"], title="Watches")
+
+
+@app.command("unwatch")
+def unwatch(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
+    """Stop watching a folder (what it announced is forgotten).
+
+    Example: podium events unwatch landing
+    """
+    from podium.triggers.watch import delete_watch
+
+    delete_watch(cli_state(ctx).store, name)
+    emit(ctx, {"deleted": name})

@@ -22,8 +22,14 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("endpoint", "podium.cli.endpoint"),
     ("workflow", "podium.cli.workflow"),
     ("features", "podium.cli.features"),
+    ("recipe", "podium.cli.recipe"),
+    ("job", "podium.cli.job"),
+    ("catalog", "podium.cli.catalog"),
     ("schedule", "podium.cli.schedule"),
     ("events", "podium.cli.events"),
+    ("stream", "podium.cli.stream"),
+    ("delivery", "podium.cli.delivery"),
+    ("function", "podium.cli.function"),
 )
 
 # Top-level verbs: (name, module, function name).
@@ -32,6 +38,9 @@ TOP_LEVEL_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("doctor", "podium.cli.doctor", "doctor"),
     ("server", "podium.cli.server", "server"),
     ("demo", "podium.cli.demo", "demo"),
+    ("worker", "podium.cli.worker", "worker"),
+    ("scheduler", "podium.cli.scheduler", "scheduler"),
+    ("serve", "podium.cli.serve", "serve"),
 )
 
 app = typer.Typer(

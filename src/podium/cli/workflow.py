@@ -251,3 +251,9 @@ def _show_execution(ctx: typer.Context, result: dict[str, Any], events: list[dic
     else:
         console.print(f"error: {escape(str(result['error']))}")
         console.print(f"cause: {escape(str(result['cause']))}")
+
+
+# The durable engine's commands (create, start, executions, history, ...) live in their own module.
+from podium.cli import workflow_engine as _workflow_engine  # noqa: E402
+
+_workflow_engine.register(app)

@@ -73,25 +73,41 @@ def write_history(ratings: pd.DataFrame, before_day: str, folder: Path) -> int:
     history = ratings[ratings["event_time"] < pd.Timestamp(before_day, tz="UTC")]
     target = folder / "history" / "ratings.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write_csv(history, target)
+    partial = target.with_name(".ratings.csv.tmp")
+    _write_csv(history, partial)
+    partial.replace(target)
     return len(history)
 
 
-def write_night(ratings: pd.DataFrame, day: str, folder: Path, *, inject_bad_rows: bool = True) -> Night:
-    """One day's ratings as `<folder>/date=<day>/transactions.csv`, plus the injected bad rows."""
+def night_rows(ratings: pd.DataFrame, day: str, since: str | None = None) -> pd.DataFrame:
+    """The ratings of night `day`: from `since` (the previous night's day, exclusive) or the
+    start of `day`, to the end of `day` (UTC). Quiet days between two replayed nights are
+    folded into the next night, so no rating is skipped."""
+    start = pd.Timestamp(since, tz="UTC") + pd.Timedelta(days=1) if since else pd.Timestamp(day, tz="UTC")
+    end = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
+    return ratings[(ratings["event_time"] >= start) & (ratings["event_time"] < end)]
+
+
+def write_night(ratings: pd.DataFrame, day: str, folder: Path, *, since: str | None = None,
+                inject_bad_rows: bool = True) -> Night:
+    """Night `day` (see `night_rows`) as `<folder>/date=<day>/transactions.csv`, plus the
+    injected bad rows. The file is written under a temporary name and renamed, so a folder
+    watcher never sees half of it."""
     start = pd.Timestamp(day, tz="UTC")
-    rows = ratings[(ratings["event_time"] >= start) & (ratings["event_time"] < start + pd.Timedelta(days=1))]
+    rows = night_rows(ratings, day, since)
     target = folder / f"date={day}" / "transactions.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write_csv(rows, target)
+    partial = target.with_name(".transactions.csv.tmp")
+    _write_csv(rows, partial)
     if inject_bad_rows:
-        with open(target, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        with open(partial, "a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
             for _reason, row in INJECTED_BAD_ROWS:
                 stamped = dict(row)
                 if stamped["event_time"] is None:
                     stamped["event_time"] = (start + pd.Timedelta(hours=12)).isoformat()
                 writer.writerow(stamped)
+    partial.replace(target)
     return Night(day=day, rows=len(rows))
 
 
@@ -109,9 +125,12 @@ def clickstream(ratings: pd.DataFrame, seed: int = 7, views_per_rating: int = 3)
         for _ in range(int(rng.integers(1, views_per_rating + 1))):
             seconds_before = int(rng.integers(30, 1800))
             at = row.event_time.to_pydatetime() - pd.Timedelta(seconds=seconds_before).to_pytimedelta()
+            at = at.astimezone(UTC)
             events.append({
                 "event_type": "view", "user_id": int(row.user_id), "item_id": int(row.item_id),
-                "event_time": at.astimezone(UTC).isoformat(), "dwell_seconds": int(rng.integers(2, 240)),
+                "event_time": at.isoformat(), "dwell_seconds": int(rng.integers(2, 240)),
+                # The delivery stream partitions the lake by these (date=…/hour=…).
+                "event_date": at.strftime("%Y-%m-%d"), "event_hour": at.strftime("%H"),
             })
     events.sort(key=lambda e: e["event_time"])
     return events

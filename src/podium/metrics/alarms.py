@@ -89,3 +89,51 @@ class Alarm:
             self.history.append((now, new_state, reason))
         self.state, self.reason = new_state, reason
         return new_state
+
+
+def alarm_from_aws(body: dict[str, object]) -> Alarm:
+    """An alarm from CloudWatch PutMetricAlarm fields (AlarmName, MetricName, Dimensions as
+    [{"Name", "Value"}], Statistic or ExtendedStatistic, Threshold, ComparisonOperator, Period,
+    EvaluationPeriods, DatapointsToAlarm) plus Podium's DenominatorMetricName (a ratio alarm)
+    and MinSamples."""
+    def need(key: str) -> object:
+        if key not in body:
+            raise ValidationError(f"alarm: {key} is required")
+        return body[key]
+
+    name = str(need("AlarmName"))
+    raw_dimensions = body.get("Dimensions") or []
+    if isinstance(raw_dimensions, dict):
+        pairs = [(str(k), str(v)) for k, v in raw_dimensions.items()]
+    elif isinstance(raw_dimensions, list) and all(isinstance(d, dict) and {"Name", "Value"} <= d.keys()
+                                                  for d in raw_dimensions):
+        pairs = [(str(d["Name"]), str(d["Value"])) for d in raw_dimensions]
+    else:
+        raise ValidationError(f"alarm '{name}': Dimensions must be [{{'Name': ..., 'Value': ...}}] or an object")
+    try:
+        return Alarm(
+            name=name, metric=str(need("MetricName")), dimensions=tuple(sorted(pairs)),
+            statistic=str(body.get("ExtendedStatistic") or body.get("Statistic") or "Sum"),
+            threshold=float(need("Threshold")),  # type: ignore[arg-type]
+            comparison=str(body.get("ComparisonOperator", "GreaterThanThreshold")),
+            period_seconds=float(body.get("Period", 60)),  # type: ignore[arg-type]
+            evaluation_periods=int(body.get("EvaluationPeriods", 1)),  # type: ignore[call-overload]
+            datapoints_to_alarm=int(body.get("DatapointsToAlarm", 1)),  # type: ignore[call-overload]
+            denominator=str(body["DenominatorMetricName"]) if body.get("DenominatorMetricName") else None,
+            min_samples=int(body.get("MinSamples", 1)),  # type: ignore[call-overload]
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"alarm '{name}': {exc}") from None
+
+
+def alarm_to_aws(alarm: Alarm) -> dict[str, object]:
+    """The alarm as DescribeAlarms shows it, with its current state and reason."""
+    return {
+        "AlarmName": alarm.name, "MetricName": alarm.metric,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in alarm.dimensions],
+        "Statistic": alarm.statistic, "Threshold": alarm.threshold,
+        "ComparisonOperator": alarm.comparison, "Period": alarm.period_seconds,
+        "EvaluationPeriods": alarm.evaluation_periods, "DatapointsToAlarm": alarm.datapoints_to_alarm,
+        "DenominatorMetricName": alarm.denominator, "MinSamples": alarm.min_samples,
+        "StateValue": alarm.state.value, "StateReason": alarm.reason,
+    }

@@ -1,100 +1,154 @@
-"""In-memory metric series: timestamped samples per (name, dimensions), queried by window.
+"""In-memory metric series aggregated per second, queried by window.
 
-Samples older than the retention window are dropped as new ones arrive, so memory is bounded
-by traffic in the window. The clock is passed in (or time.time), so tests control time.
+Every (name, dimensions) series keeps one bucket per second: count, sum, minimum, maximum and a
+log-scale histogram (1 % wide bins) from which percentiles are read. Recording a sample is a
+few dictionary updates, so a router can afford it on every request, and memory is bounded by
+the retention window and the spread of values, not by traffic. Percentiles are accurate to
+about 1 %; Sum, SampleCount, Average, Minimum and Maximum are exact. The clock is passed in
+(or time.time), so tests control time.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 Dimensions = tuple[tuple[str, str], ...]
 STATISTICS = ("Sum", "SampleCount", "Average", "Minimum", "Maximum", "p50", "p90", "p95", "p99")
+
+_LOG_BASE = math.log(1.01)
+_ZERO_BIN = -(10**9)  # zero and negative values share one bin, read back as the window minimum
 
 
 def dims(**values: str) -> Dimensions:
     return tuple(sorted(values.items()))
 
 
-@dataclass
-class _Series:
-    times: list[float]
-    values: list[float]
+class _Bucket:
+    __slots__ = ("count", "high", "histogram", "low", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.low = math.inf
+        self.high = -math.inf
+        self.histogram: dict[int, int] = {}
 
 
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
+def _bin(value: float) -> int:
+    return math.floor(math.log(value) / _LOG_BASE) if value > 0 else _ZERO_BIN
+
+
+class Window:
+    """Buckets of one series merged over a window: the statistics an alarm or a view needs."""
+
+    def __init__(self, buckets: list[_Bucket]) -> None:
+        self.count = sum(b.count for b in buckets)
+        self.total = sum(b.total for b in buckets)
+        self.low = min((b.low for b in buckets), default=math.nan)
+        self.high = max((b.high for b in buckets), default=math.nan)
+        merged: dict[int, int] = {}
+        for bucket in buckets:
+            for index, n in bucket.histogram.items():
+                merged[index] = merged.get(index, 0) + n
+        self._bins = sorted(merged.items())
+
+    def statistic(self, statistic: str) -> float | None:
+        if not self.count:
+            return None
+        if statistic == "Sum":
+            return self.total
+        if statistic == "SampleCount":
+            return float(self.count)
+        if statistic == "Average":
+            return self.total / self.count
+        if statistic == "Minimum":
+            return self.low
+        if statistic == "Maximum":
+            return self.high
+        if statistic.startswith("p"):
+            return self.quantile(float(statistic[1:]) / 100)
+        raise ValueError(f"unknown statistic {statistic!r}; use one of {', '.join(STATISTICS)}")
+
+    def quantile(self, fraction: float) -> float:
+        """Nearest-rank quantile, read as the middle of its 1 % bin (kept within min..max)."""
+        if not self.count:
+            return math.nan
+        rank, seen = max(1, math.ceil(fraction * self.count)), 0
+        for index, n in self._bins:
+            seen += n
+            if seen >= rank:
+                if index == _ZERO_BIN:
+                    return self.low
+                middle = math.exp((index + 0.5) * _LOG_BASE)
+                return min(self.high, max(self.low, middle))
+        return self.high
 
 
 class MetricStore:
-    """Thread-safe store of metric samples with windowed statistics."""
+    """Thread-safe store of per-second metric buckets with windowed statistics."""
 
     def __init__(self, retention_seconds: float = 3600.0, clock: Callable[[], float] = time.time) -> None:
         self.retention = retention_seconds
         self.clock = clock
         self._lock = threading.Lock()
-        self._series: dict[tuple[str, Dimensions], _Series] = defaultdict(lambda: _Series([], []))
-        self._totals: dict[tuple[str, Dimensions], float] = defaultdict(float)
+        self._series: dict[tuple[str, Dimensions], dict[int, _Bucket]] = {}
+        self._totals: dict[tuple[str, Dimensions], float] = {}
+        self._pruned_at = 0
 
     def put(self, name: str, value: float, dimensions: Dimensions = (), at: float | None = None) -> None:
-        now = self.clock() if at is None else at
-        key = (name, dimensions)
-        with self._lock:
-            series = self._series[key]
-            if series.times and now < series.times[-1]:
-                index = bisect.bisect_right(series.times, now)
-                series.times.insert(index, now)
-                series.values.insert(index, value)
-            else:
-                series.times.append(now)
-                series.values.append(value)
-            self._totals[key] += value
-            cutoff = now - self.retention
-            if series.times[0] < cutoff:
-                drop = bisect.bisect_left(series.times, cutoff)
-                del series.times[:drop]
-                del series.values[:drop]
+        self.put_many(((name, value, dimensions),), at)
 
-    def samples(self, name: str, dimensions: Dimensions, window_seconds: float,
-                now: float | None = None) -> list[float]:
-        end = self.clock() if now is None else now
+    def put_many(self, samples: Iterable[tuple[str, float, Dimensions]], at: float | None = None) -> None:
+        """Record several samples at one time under one lock acquisition."""
+        now = self.clock() if at is None else at
+        second = int(now // 1)
         with self._lock:
-            series = self._series.get((name, dimensions))
-            if series is None:
-                return []
-            start = bisect.bisect_left(series.times, end - window_seconds)
-            stop = bisect.bisect_right(series.times, end)
-            return series.values[start:stop]
+            for name, value, dimensions in samples:
+                key = (name, dimensions)
+                series = self._series.get(key)
+                if series is None:
+                    series = self._series[key] = {}
+                    self._totals[key] = 0.0
+                bucket = series.get(second)
+                if bucket is None:
+                    bucket = series[second] = _Bucket()
+                bucket.count += 1
+                bucket.total += value
+                if value < bucket.low:
+                    bucket.low = value
+                if value > bucket.high:
+                    bucket.high = value
+                index = _bin(value)
+                bucket.histogram[index] = bucket.histogram.get(index, 0) + 1
+                self._totals[key] += value
+            if second - self._pruned_at >= 60:
+                self._prune(second)
+
+    def _prune(self, second: int) -> None:
+        """Drop buckets older than the retention window (once a minute, under the lock)."""
+        self._pruned_at = second
+        cutoff = second - self.retention
+        for series in self._series.values():
+            for stale in [s for s in series if s < cutoff]:
+                del series[stale]
+
+    def window(self, name: str, dimensions: Dimensions, window_seconds: float,
+               now: float | None = None) -> Window:
+        """The buckets of seconds overlapping (now - window_seconds, now], merged."""
+        end = self.clock() if now is None else now
+        start = end - window_seconds
+        with self._lock:
+            series = self._series.get((name, dimensions), {})
+            buckets = [b for s, b in series.items() if s + 1 > start and s <= end]
+        return Window(buckets)
 
     def statistic(self, name: str, dimensions: Dimensions, statistic: str, window_seconds: float,
                   now: float | None = None) -> float | None:
         """The statistic over the window, or None when there were no samples."""
-        values = self.samples(name, dimensions, window_seconds, now)
-        if not values:
-            return None
-        if statistic == "Sum":
-            return float(sum(values))
-        if statistic == "SampleCount":
-            return float(len(values))
-        if statistic == "Average":
-            return sum(values) / len(values)
-        if statistic == "Minimum":
-            return min(values)
-        if statistic == "Maximum":
-            return max(values)
-        if statistic.startswith("p"):
-            return percentile(sorted(values), float(statistic[1:]) / 100)
-        raise ValueError(f"unknown statistic {statistic!r}; use one of {', '.join(STATISTICS)}")
+        return self.window(name, dimensions, window_seconds, now).statistic(statistic)
 
     def keys(self) -> list[tuple[str, Dimensions]]:
         with self._lock:
@@ -123,12 +177,11 @@ class MetricStore:
             for key_name, dimensions in keys:
                 if key_name != name:
                     continue
-                values = sorted(self.samples(name, dimensions, 60.0))
+                window = self.window(name, dimensions, 60.0)
                 for q in (0.5, 0.9, 0.99):
-                    quantile = percentile(values, q) if values else math.nan
                     labels = _labels(dimensions + (("quantile", str(q)),))
-                    lines.append(f"{metric}{labels} {quantile:g}")
-                lines.append(f"{metric}_count{_labels(dimensions)} {len(values)}")
+                    lines.append(f"{metric}{labels} {window.quantile(q):g}")
+                lines.append(f"{metric}_count{_labels(dimensions)} {window.count}")
         return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,7 @@ and its reason is recorded in the deployment history.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from sqlalchemy import insert, select, update
 from podium.config import Settings
 from podium.errors import ConflictError, NotFoundError, ValidationError
 from podium.metrics.alarms import Alarm, AlarmState
+from podium.metrics.series import Dimensions, dims
 from podium.models.lineage import Lineage
 from podium.models.registry import ModelRegistry, parse_ref
 from podium.serving.capture import CaptureConfig, CaptureWriter
@@ -36,6 +38,8 @@ from podium.store.tables.serving import (
     serving_endpoint_configs,
     serving_endpoints,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,6 +76,8 @@ class EndpointService:
         self._poll = poll_seconds
         self._drain = drain_timeout
         self._sleep = sleep
+        self._supervisor: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # ---- configs ------------------------------------------------------------------------
     def create_endpoint_config(self, name: str, variants: list[dict[str, Any]],
@@ -134,6 +140,18 @@ class EndpointService:
     # ---- alarms -------------------------------------------------------------------------
     def put_alarm(self, alarm: Alarm) -> None:
         self.alarms[alarm.name] = alarm
+
+    def list_alarms(self) -> list[Alarm]:
+        """Every alarm, re-evaluated now, by name."""
+        now = time.time()
+        alarms = [self.alarms[name] for name in sorted(self.alarms)]
+        for alarm in alarms:
+            alarm.evaluate(self.router.metrics, now)
+        return alarms
+
+    def delete_alarm(self, name: str) -> None:
+        if self.alarms.pop(name, None) is None:
+            raise NotFoundError(f"alarm '{name}' does not exist")
 
     def _alarm_in_alarm(self, names: tuple[str, ...]) -> Alarm | None:
         now = time.time()
@@ -246,13 +264,102 @@ class EndpointService:
         with self.store.begin() as conn:
             conn.execute(serving_endpoints.delete().where(serving_endpoints.c.name == name))
 
+    def metrics_summary(self, name: str, window_seconds: float = 60.0) -> dict[str, Any]:
+        """Per config and variant over the last window: configured and observed traffic share,
+        invocations, 4xx/5xx rates, p50/p99 model latency, p99 router overhead, live workers."""
+        table = self.router.table(name)
+        metrics, now = self.router.metrics, time.time()
+        rows: list[dict[str, Any]] = []
+        for fleet in table.fleets:
+            weights = sum(v.weight for v in fleet.variants) or 1.0
+            for variant in fleet.variants:
+                d = dims(EndpointName=name, EndpointConfigName=fleet.config_name, VariantName=variant.name)
+
+                def stat(metric: str, statistic: str, d: Dimensions = d) -> float | None:
+                    return metrics.statistic(metric, d, statistic, window_seconds, now)
+
+                calls = stat("Invocations", "Sum") or 0.0
+                workers = variant.fleet.workers
+                rows.append({
+                    "EndpointConfigName": fleet.config_name, "VariantName": variant.name,
+                    "TrafficShare": fleet.share * variant.weight / weights,
+                    "Invocations": int(calls),
+                    "Invocation4XXRate": (stat("Invocation4XXErrors", "Sum") or 0.0) / calls if calls else None,
+                    "Invocation5XXRate": (stat("Invocation5XXErrors", "Sum") or 0.0) / calls if calls else None,
+                    "ModelLatencyP50": stat("ModelLatency", "p50"), "ModelLatencyP99": stat("ModelLatency", "p99"),
+                    "OverheadLatencyP99": stat("OverheadLatency", "p99"),
+                    "LiveWorkers": sum(1 for w in workers if w.alive()), "Workers": len(workers),
+                })
+        total = sum(r["Invocations"] for r in rows)
+        for row in rows:
+            row["ObservedShare"] = row["Invocations"] / total if total else None
+        return {"EndpointName": name, "WindowSeconds": window_seconds, "Variants": rows}
+
     def supervise(self) -> int:
         """Restart dead workers of every endpoint; returns how many were restarted."""
         with self._lock:
             running = list(self._running.values())
         return sum(fleet.replace_dead() for r in running for _, _, fleet in r.variants + r.shadows)
 
+    def start_supervisor(self, interval: float = 1.0) -> None:
+        """Restart dead workers in a background thread every `interval` seconds until shutdown."""
+        if self._supervisor is not None:
+            return
+
+        def loop() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    self.supervise()
+                except Exception:  # a failed restart is retried on the next round
+                    log.exception("supervising model workers failed")
+
+        self._supervisor = threading.Thread(target=loop, name="podium-endpoint-supervisor", daemon=True)
+        self._supervisor.start()
+
+    def restore(self) -> list[str]:
+        """Start the fleets of every endpoint the store says is serving (after a server restart).
+
+        A deployment the previous server was running is recorded as failed and the endpoint
+        serves its last good config, as after a rollback. Returns the endpoints restored."""
+        with self.store.connect() as conn:
+            rows = conn.execute(select(serving_endpoints).order_by(serving_endpoints.c.name)).all()
+        restored = []
+        for row in rows:
+            if self._stopping.is_set():
+                break
+            with self._lock:
+                if row.name in self._running:
+                    continue
+            if row.status == "Creating":
+                self._set_status(row.name, "Failed", "the server stopped while the endpoint was being created")
+                continue
+            if row.status not in ("InService", "Updating", "RollingBack"):
+                continue
+            reason = None
+            if row.status != "InService":
+                reason = "the server stopped during a deployment; serving the last good config"
+                with self.store.begin() as conn:
+                    conn.execute(update(serving_deployments)
+                                 .where(serving_deployments.c.endpoint == row.name,
+                                        serving_deployments.c.outcome == "InProgress")
+                                 .values(outcome="Failed", reason=reason, ended_at=_now()))
+            try:
+                running = self._provision(row.name, self._config(row.config_name))
+            except Exception as exc:
+                self._set_status(row.name, "Failed", f"restart failed: {type(exc).__name__}: {exc}")
+                continue
+            with self._lock:
+                self._running[row.name] = running
+            self.router.set_table(RoutingTable(row.name, (self._share(running, 1.0),)))
+            self._set_capture(row.name, running)
+            self._set_status(row.name, "InService", reason)
+            restored.append(row.name)
+        return restored
+
     def shutdown(self) -> None:
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
         for thread in list(self._deployments.values()):
             thread.join(timeout=1)
         with self._lock:

@@ -50,6 +50,7 @@ class Fleet:
     count: int
     entry_point: Path | None = None
     workers: list[Worker] = field(default_factory=list)
+    stopped: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _turn: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
 
@@ -102,13 +103,23 @@ class Fleet:
         """Restart workers whose process died; returns how many were restarted."""
         restarted = 0
         for index, worker in enumerate(list(self.workers)):
+            if self.stopped:
+                break
             if worker.process.poll() is not None or not worker.healthy:
                 _kill(worker.process)
                 try:
-                    self.workers[index] = self._await_ready(self._spawn())
-                    restarted += 1
+                    replacement = self._await_ready(self._spawn())
                 except WorkerStartError:
-                    pass
+                    continue
+                with self._lock:
+                    # The fleet may have been stopped (drained after a deployment) meanwhile.
+                    keep = not self.stopped
+                    if keep:
+                        self.workers[index] = replacement
+                if not keep:
+                    _kill(replacement.process)
+                    break
+                restarted += 1
         return restarted
 
     def stop(self, drain_timeout: float = 30.0) -> None:
@@ -116,6 +127,8 @@ class Fleet:
         deadline = time.monotonic() + drain_timeout
         while self.in_flight() and time.monotonic() < deadline:
             time.sleep(0.01)
+        with self._lock:
+            self.stopped = True
         for worker in self.workers:
             worker.healthy = False
             _kill(worker.process)

@@ -8,7 +8,6 @@ pool that started it knows where to send traffic. A bad model can crash only thi
 from __future__ import annotations
 
 import argparse
-import asyncio
 import socket
 import sys
 import tarfile
@@ -47,7 +46,10 @@ def build_app(handler: Any) -> Any:
             accept = "application/json"
         started = time.perf_counter()
         try:
-            payload, returned_type = await asyncio.to_thread(handler, body, content_type, accept)
+            # Inline, not on a thread: predictions are CPU-bound and hold the GIL, so a thread
+            # adds a GIL hand-off (up to the 5 ms switch interval) per request and no parallelism.
+            # One worker process serves one request at a time; capacity is InitialInstanceCount.
+            payload, returned_type = handler(body, content_type, accept)
         except ClientInputError as exc:
             return JSONResponse({"code": "ModelError", "message": str(exc)}, status_code=400)
         except Exception as exc:  # the model's own failure: report it, keep serving
@@ -75,9 +77,15 @@ def main(argv: list[str] | None = None) -> None:
     handler = load_handler(model_dir, args.entry_point)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this. Without it, a reply written as headers then body waits
+    # for the router's delayed ACK (Nagle): measured 44 ms per request instead of 0.6 ms.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(build_app(handler), log_level="warning", access_log=False, lifespan="off")
+    # Keep-alive longer than the router's pool keeps idle connections, so the router, not the
+    # worker, closes them (a connection closed under a request would cost a retry).
+    config = uvicorn.Config(build_app(handler), log_level="warning", access_log=False, lifespan="off",
+                            timeout_keep_alive=120)
     server = uvicorn.Server(config)
     print(f"READY {port}", flush=True)
     server.run(sockets=[sock])

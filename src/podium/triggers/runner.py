@@ -1,7 +1,10 @@
 """The scheduler loop that `podium scheduler` and `podium server` run: tick once a second.
 
-Every tick claims due schedule fires and delivers every due delivery, schedule fires and
-matched events alike. Any number of these loops may run against one PostgreSQL store.
+Every tick publishes the events Podium's services recorded (the outbox, so their rule
+deliveries are queued), claims due schedule fires, and delivers every due delivery,
+schedule fires and matched events alike. Every `watch_interval` seconds it also polls the
+stored folder watches (listing a large lake location every second would cost too much). Any number of these loops may run against one
+PostgreSQL store.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ import time
 
 from podium.errors import PodiumError
 from podium.store import Store
+from podium.triggers.bus import EventBus
+from podium.triggers.outbox import OutboxPublisher
 from podium.triggers.scheduler import Scheduler
 from podium.triggers.targets import TargetRegistry
+from podium.triggers.watch import poll_watches
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +30,25 @@ def run_scheduler(
     stop: threading.Event,
     *,
     interval: float = 1.0,
+    publish_events: bool = True,
+    watch_interval: float = 10.0,
 ) -> int:
     """Tick until `stop` is set; returns the number of ticks. A failing tick (a database
-    restarting, say) is logged and retried on the next one rather than ending the loop."""
+    restarting, say) is logged and retried on the next one rather than ending the loop.
+    With `publish_events`, each tick first moves Podium's own events onto the bus and polls
+    the folder watches that are due."""
     scheduler = Scheduler(store, targets)
+    bus = EventBus(store, targets, dispatcher=scheduler.dispatcher)
+    publisher = OutboxPublisher(bus) if publish_events else None
+    next_watch = 0.0
     ticks = 0
     while not stop.is_set():
         try:
+            if publisher is not None:
+                if time.monotonic() >= next_watch:
+                    next_watch = time.monotonic() + watch_interval
+                    poll_watches(bus)
+                publisher.publish()
             scheduler.tick()
         except (PodiumError, OSError, RuntimeError) as exc:
             log.warning("scheduler tick failed, retrying: %s", exc)

@@ -149,3 +149,36 @@ triggers_watch_seen = Table(
     Column("signature", String(200), nullable=False),
     Column("seen_at", Float, nullable=False),
 )
+
+# Podium's own events, written by their producers inside the producer's transaction
+# (`podium.triggers.outbox.record_event`); the outbox publisher moves them onto the bus and
+# deletes them in one transaction.
+triggers_outbox = Table(
+    "triggers_outbox",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("source", String(256), nullable=False),
+    Column("detail_type", String(256), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON object
+    Column("resources", Text, nullable=False),  # JSON array of strings
+    Column("time", Float, nullable=False),
+)
+
+# Producer records announced as events once, keyed by (source, key): finished deployments
+# read from serving's own table are announced exactly once even with several publishers.
+triggers_announced = Table(
+    "triggers_announced",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("key", String(256), primary_key=True),
+    Column("announced_at", Float, nullable=False),
+)
+
+# Folders the scheduler loop watches (`podium events watch`): name -> location (any fsspec URL).
+triggers_watches = Table(
+    "triggers_watches",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("location", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)

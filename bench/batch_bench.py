@@ -1,0 +1,176 @@
+"""Batch data preparation: a ten-step Podium recipe (DuckDB) against the same steps
+written as a plain pandas script, on N generated rows read from CSV and from Parquet
+and written to Parquet.
+
+Each variant runs in its own child process; we report wall time, rows/s and the
+child's peak RSS, and the Podium/pandas ratios. Both variants produce the same rows
+(checked on row count and column sums).
+
+    python bench/batch_bench.py                 # 10 million rows
+    python bench/batch_bench.py --rows 1000000 --repeat 3   # best of three per variant
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STEPS = [
+    {"op": "filter", "expr": "qty > 0"},
+    {"op": "fill", "columns": ["amount"], "strategy": "mean"},
+    {"op": "text", "column": "note", "func": "trim"},
+    {"op": "text", "column": "note", "func": "lower"},
+    {"op": "datetime", "column": "ts", "timezone": "Europe/Paris",
+     "features": ["hour", "day_of_week", "is_weekend", "part_of_day"]},
+    {"op": "onehot", "column": "city", "categories": ["paris", "lyon", "nice", "lille", "nantes", "brest", "metz", "pau"]},
+    {"op": "scale", "columns": ["amount"], "method": "standard"},
+    {"op": "bin", "column": "qty", "method": "width", "bins": 5},
+    {"op": "ordinal", "column": "tier", "order": ["bronze", "silver", "gold"]},
+    {"op": "drop", "columns": ["user"]},
+]
+CITIES = ["paris", "lyon", "nice", "lille", "nantes", "brest", "metz", "pau"]
+PARTS = [("night", 0, 7), ("morning_rush", 7, 10), ("midday", 10, 16), ("evening_rush", 16, 19), ("evening", 19, 24)]
+
+
+def generate(rows: int, folder: Path) -> tuple[Path, Path]:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"""
+        CREATE TABLE gen AS SELECT
+            i AS id,
+            CAST(hash(i) % 100000 AS BIGINT) AS "user",
+            ['paris','lyon','nice','lille','nantes','brest','metz','pau'][CAST(hash(i * 7) % 8 AS INTEGER) + 1] AS city,
+            CASE WHEN hash(i * 3) % 20 = 0 THEN NULL ELSE round((hash(i * 5) % 100000) / 100.0, 2) END AS amount,
+            CAST(hash(i * 11) % 12 AS INTEGER) - 1 AS qty,
+            TIMESTAMP '2024-01-01' + to_seconds(CAST(hash(i * 13) % 31536000 AS BIGINT)) AS ts,
+            '  Note ' || CAST(hash(i * 17) % 1000 AS VARCHAR) || ' Mixed CASE ' AS note,
+            ['bronze','silver','gold'][CAST(hash(i * 19) % 3 AS INTEGER) + 1] AS tier
+        FROM range({rows}) t(i)
+    """)
+    csv, parquet = folder / "data.csv", folder / "data.parquet"
+    con.execute(f"COPY gen TO '{csv}' (HEADER, DELIMITER ',')")
+    con.execute(f"COPY gen TO '{parquet}' (FORMAT parquet)")
+    con.close()
+    return csv, parquet
+
+
+def run_podium(source: str, output: str) -> int:
+    from podium.prep import parse_recipe
+    from podium.prep.executor import run_recipe
+
+    return run_recipe(parse_recipe(STEPS), source, output)
+
+
+def run_pandas(source: str, output: str) -> int:
+    import numpy as np
+    import pandas as pd
+
+    df = pd.read_csv(source, parse_dates=["ts"]) if source.endswith(".csv") else pd.read_parquet(source)
+    df = df[df["qty"] > 0]
+    df["amount"] = df["amount"].fillna(df["amount"].mean())
+    df["note"] = df["note"].str.strip()
+    df["note"] = df["note"].str.lower()
+    local = df["ts"].dt.tz_localize("UTC").dt.tz_convert("Europe/Paris")
+    df["ts_hour"] = local.dt.hour
+    df["ts_day_of_week"] = local.dt.day_of_week
+    df["ts_is_weekend"] = local.dt.day_of_week >= 5
+    hour = df["ts_hour"]
+    df["ts_part_of_day"] = np.select([(hour >= lo) & (hour < hi) for _, lo, hi in PARTS], [p for p, _, _ in PARTS], "other")
+    for city in CITIES:
+        df[f"city_{city}"] = (df["city"] == city).astype("int32")
+    df = df.drop(columns=["city"])
+    df["amount"] = (df["amount"] - df["amount"].mean()) / (df["amount"].std() or 1.0)
+    lo, hi = df["qty"].min(), df["qty"].max()
+    df["qty_bin"] = np.minimum(np.floor((df["qty"] - lo) / (hi - lo) * 5), 4).astype("int32")
+    df["tier"] = df["tier"].map({"bronze": 0, "silver": 1, "gold": 2}).fillna(-1).astype("int32")
+    df = df.drop(columns=["user"])
+    df.to_parquet(output, index=False)
+    return len(df)
+
+
+def child(variant: str, source: str, output: str) -> None:
+    started = time.perf_counter()
+    rows = (run_podium if variant == "podium" else run_pandas)(source, output)
+    elapsed = time.perf_counter() - started
+    print(json.dumps({"rows_out": rows, "seconds": elapsed, "peak_mib": peak_rss_kib() / 1024}))
+
+
+def peak_rss_kib() -> int:
+    """This process's peak RSS since it started. getrusage's ru_maxrss survives exec on
+    Linux (a child would report its parent's peak), so /proc's VmHWM is used when present."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def measure(variant: str, source: Path, output: Path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", variant, "--source", str(source), "--output", str(output)],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{variant} on {source.name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def checksum(path: Path) -> tuple[int, float, int]:
+    import duckdb
+
+    row = duckdb.sql(
+        f"SELECT count(*), round(sum(amount), 3), sum(qty_bin) + sum(tier) + sum(ts_hour) + sum(city_paris) "
+        f"FROM read_parquet('{path}')"
+    ).fetchall()[0]
+    return int(row[0]), float(row[1]), int(row[2])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per variant; the fastest is reported")
+    parser.add_argument("--child")
+    parser.add_argument("--source")
+    parser.add_argument("--output")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.source, args.output)
+        return
+    with tempfile.TemporaryDirectory(prefix="podium-batch-bench-") as tmp:
+        folder = Path(tmp)
+        t0 = time.perf_counter()
+        csv, parquet = generate(args.rows, folder)
+        os.sync()  # measure reading, not the write-back of the files just generated
+        print(f"generated {args.rows:,} rows in {time.perf_counter() - t0:.1f}s "
+              f"(CSV {csv.stat().st_size / 2**20:.0f} MiB, Parquet {parquet.stat().st_size / 2**20:.0f} MiB); "
+              f"recipe: {len(STEPS)} steps")
+        print(f"{'input':8} {'variant':8} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9}")
+        for source in (csv, parquet):
+            results = {}
+            for variant in ("pandas", "podium"):
+                out = folder / f"{variant}-{source.suffix[1:]}.parquet"
+                runs = [measure(variant, source, out) for _ in range(max(1, args.repeat))]
+                r = min(runs, key=lambda x: x["seconds"])
+                r["peak_mib"] = max(x["peak_mib"] for x in runs)
+                r["rate"] = args.rows / r["seconds"]
+                results[variant] = (r, checksum(out))
+                print(f"{source.suffix[1:]:8} {variant:8} {r['seconds']:8.2f} {r['rate']:12,.0f} {r['peak_mib']:9.0f}")
+            (pd_r, pd_sum), (po_r, po_sum) = results["pandas"], results["podium"]
+            same = pd_sum[0] == po_sum[0] and pd_sum[2] == po_sum[2] and abs(pd_sum[1] - po_sum[1]) < 1e-3 * max(1, pd_sum[0])
+            print(f"{source.suffix[1:]:8} ratio    throughput podium/pandas = {po_r['rate'] / pd_r['rate']:.1f}x, "
+                  f"peak memory podium/pandas = {po_r['peak_mib'] / pd_r['peak_mib']:.2f}, "
+                  f"same result: {'yes' if same else f'NO {pd_sum} vs {po_sum}'}")
+
+
+if __name__ == "__main__":
+    main()

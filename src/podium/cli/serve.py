@@ -1,0 +1,61 @@
+"""`podium serve`: the serving router and endpoint API on their own, without the engine worker
+or the scheduler — the process to run (several copies, behind a load balancer) when serving
+must scale apart from the rest of Podium.
+
+On start it restarts the model workers of every endpoint the metadata store says is serving,
+and supervises them (a dead worker is restarted within about a second) until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import typer
+
+from podium.cli.context import cli_state
+from podium.errors import ConfigError
+
+
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, help="Address to bind (default: server_host setting, 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Port (default: server_port setting, 8000; 0 picks a free one)."),
+) -> None:
+    """Run the serving router: /endpoints (create, deploy, invoke, metrics), /alarms and
+    /metrics, with model workers supervised. No workflow worker or scheduler runs here.
+
+    Binding to anything but loopback requires the api_token setting.
+
+    Example: podium serve --port 8080
+    """
+    import uvicorn
+
+    from podium.api import create_app
+    from podium.api.serving import FastInvocations
+    from podium.cli.server import is_loopback
+
+    state = cli_state(ctx)
+    settings = state.settings
+    bind_host = host or settings.server_host
+    bind_port = settings.server_port if port is None else port
+    if not is_loopback(bind_host) and not settings.api_token:
+        raise ConfigError(
+            f"refusing to listen on {bind_host} without a token: set api_token in podium.toml "
+            "or PODIUM_API_TOKEN, or bind to 127.0.0.1"
+        )
+    app = create_app(settings, state.store)
+    http = uvicorn.Server(uvicorn.Config(FastInvocations(app), host=bind_host, port=bind_port,
+                                         log_level=settings.log_level.lower(), access_log=False))
+    threading.Thread(target=_announce, args=(http, state.console), daemon=True).start()
+    http.run()
+
+
+def _announce(http: Any, console: Any) -> None:
+    while not http.started:
+        if http.should_exit:
+            return
+        threading.Event().wait(0.05)
+    bound = [s.getsockname() for srv in http.servers for s in srv.sockets]
+    address = f"http://{bound[0][0]}:{bound[0][1]}" if bound else "?"
+    console.print(f"podium serve listening on {address} (serving router, endpoint supervisor)", soft_wrap=True)

@@ -1,0 +1,143 @@
+"""Run one EXPRESS execution in memory: only its start and its result touch the store.
+
+The step function is driven exactly as the worker drives a STANDARD run, but the run state,
+history, tasks and timers live in this function's variables. The execution row is leased
+(`wake_at` doubles as the lease end) and the lease renewed while the run goes on; if the
+process dies, the lease runs out and a worker runs the execution again from its start
+(at-least-once, like AWS's asynchronous Express workflows).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import queue
+import time
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from podium.asl.step import (
+    CancelTask,
+    Event,
+    Finished,
+    RunState,
+    RunTask,
+    StartTimer,
+    TaskFailed,
+    TaskSucceeded,
+    TimerFired,
+    step,
+)
+from podium.engine.executors.base import TaskOutcome, TaskRequest
+from podium.engine.models import RUNNING
+from podium.engine.transitions import dumps, to_datetime
+from podium.store.tables.engine import engine_executions
+
+if TYPE_CHECKING:
+    from podium.engine.service import Engine
+
+LEASE_SECONDS = 30.0
+
+
+def run_express(engine: Engine, arn: str, owner: str, lease_seconds: float = LEASE_SECONDS) -> str | None:
+    """Run the leased EXPRESS execution `arn` to its end; returns its final status.
+
+    Returns None when the lease was lost on the way (the execution was stopped, or another
+    worker took it over after this one stalled): then nothing is written.
+    """
+    with engine.store.connect() as connection:
+        row = connection.execute(
+            select(engine_executions.c.input, engine_executions.c.revision_id)
+            .where(engine_executions.c.arn == arn)
+        ).mappings().one()
+        machine = engine.machines.get(connection, row["revision_id"])
+    run_state = RunState()
+    results: queue.SimpleQueue[tuple[str, TaskOutcome]] = queue.SimpleQueue()
+    timers: list[tuple[float, str]] = []
+    pending: set[str] = set()
+    event: Event | None = engine.start_event(arn, json.loads(row["input"]), 0)
+    renew_at = time.time() + lease_seconds / 3
+    while True:
+        if event is not None:
+            result = step(machine, run_state, event, datetime.now(UTC))
+            event = None
+            for action in result.actions:
+                if isinstance(action, RunTask):
+                    if action.task_token is not None:
+                        results.put((action.task_id, TaskOutcome(
+                            error="States.Runtime",
+                            cause="EXPRESS workflows do not support .waitForTaskToken; use STANDARD",
+                        )))
+                        continue
+                    pending.add(action.task_id)
+                    _submit(engine, arn, action, results)
+                elif isinstance(action, StartTimer):
+                    heapq.heappush(timers, (action.due.timestamp(), action.timer_id))
+                elif isinstance(action, CancelTask):
+                    pending.discard(action.task_id)
+                elif isinstance(action, Finished):
+                    return _finish(engine, arn, owner, action)
+        now = time.time()
+        if now >= renew_at:
+            if not _renew(engine, arn, owner, lease_seconds):
+                return None
+            renew_at = now + lease_seconds / 3
+        if timers and timers[0][0] <= now:
+            event = TimerFired(heapq.heappop(timers)[1])
+            continue
+        wait = min(renew_at, timers[0][0] if timers else renew_at) - now
+        try:
+            task_id, outcome = results.get(timeout=max(0.0, wait))
+        except queue.Empty:
+            continue
+        pending.discard(task_id)
+        event = (
+            TaskFailed(task_id, outcome.error, outcome.cause) if outcome.failed
+            else TaskSucceeded(task_id, outcome.output)
+        )
+
+
+def _submit(
+    engine: Engine, arn: str, action: RunTask, results: queue.SimpleQueue[tuple[str, TaskOutcome]]
+) -> None:
+    request = TaskRequest(
+        execution_arn=arn, task_id=action.task_id, resource=action.resource, input=action.input,
+        timeout_seconds=action.timeout_seconds,
+    )
+    future = engine.executor.submit(request)
+
+    def done(finished: Future[TaskOutcome]) -> None:
+        results.put((action.task_id, finished.result()))
+
+    future.add_done_callback(done)
+
+
+def _renew(engine: Engine, arn: str, owner: str, lease_seconds: float) -> bool:
+    now = time.time()
+    with engine.store.begin() as connection:
+        return bool(connection.execute(update(engine_executions).where(
+            (engine_executions.c.arn == arn) & (engine_executions.c.lease_owner == owner)
+            & (engine_executions.c.status == RUNNING)
+        ).values(lease_expiry=now + lease_seconds, wake_at=now + lease_seconds)).rowcount)
+
+
+def _finish(engine: Engine, arn: str, owner: str, finished: Finished) -> str | None:
+    values: dict[str, Any] = {
+        "status": finished.status,
+        "output": dumps(finished.output) if finished.status == "SUCCEEDED" else None,
+        "error": finished.error,
+        "cause": finished.cause,
+        "stop_time": to_datetime(time.time()),
+        "wake_at": None,
+        "lease_owner": None,
+        "lease_expiry": None,
+    }
+    with engine.store.begin() as connection:
+        written = connection.execute(update(engine_executions).where(
+            (engine_executions.c.arn == arn) & (engine_executions.c.lease_owner == owner)
+            & (engine_executions.c.status == RUNNING)
+        ).values(**values)).rowcount
+    return finished.status if written else None

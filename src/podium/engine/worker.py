@@ -1,0 +1,397 @@
+"""The worker loop: lease runnable executions, feed their events to the step function, run tasks.
+
+One iteration (`run_once`) is one transaction that:
+1. records the results of tasks that finished since the last iteration and advances their
+   executions;
+2. takes executions whose next timer is due (Wait, retry back-off, TimeoutSeconds,
+   HeartbeatSeconds) and advances them;
+3. claims tasks to run: new ones, and ones whose lease ran out because the worker running
+   them died (at-least-once; a duplicate result is ignored);
+and then, after commit, hands the claimed tasks to the executor. Rows are taken with
+`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so any number of worker processes share the
+work; on SQLite `store.begin()` is BEGIN IMMEDIATE and one worker process is expected.
+
+A waiting execution holds no thread: its timers are rows with due times, and the loop only
+looks at executions whose `wake_at` has passed. EXPRESS executions are leased and run in memory
+on a small thread pool (`podium.engine.express`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Select,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from podium.asl.step import Event, TaskFailed, TaskSucceeded, TimerFired
+from podium.engine.executors.base import TaskOutcome, TaskRequest
+from podium.engine.express import run_express
+from podium.engine.models import EXPRESS, RUNNING, STANDARD
+from podium.engine.service import Engine
+from podium.engine.transitions import (
+    advance,
+    next_wake,
+    record_outcome,
+)
+from podium.store.tables.engine import (
+    engine_executions,
+    engine_task_attempts,
+    engine_tasks,
+    engine_timers,
+)
+
+log = logging.getLogger(__name__)
+
+_x, _tasks, _timers, _attempts = engine_executions, engine_tasks, engine_timers, engine_task_attempts
+_ROW = (_x.c.arn, _x.c.status, _x.c.run_state, _x.c.revision_id)
+_LOCK_BY_ARN = select(*_ROW).where(_x.c.arn.in_(bindparam("b_arns", expanding=True)))
+_DUE = (_x.c.status == RUNNING) & (_x.c.wake_at <= bindparam("b_now"))
+_DUE_STANDARD = select(*_ROW).where(_DUE & (_x.c.type == STANDARD)).order_by(_x.c.wake_at)
+_DUE_EXPRESS = select(*_ROW).where(_DUE & (_x.c.type == EXPRESS)).order_by(_x.c.wake_at)
+_DUE_TIMERS = select(_timers.c.timer_id).where(
+    (_timers.c.execution_arn == bindparam("b_arn")) & (_timers.c.due <= bindparam("b_now"))
+).order_by(_timers.c.due, _timers.c.timer_id)
+_DELETE_TIMERS = delete(_timers).where(
+    (_timers.c.execution_arn == bindparam("b_arn"))
+    & _timers.c.timer_id.in_(bindparam("b_timers", expanding=True))
+)
+_SET_WAKE = update(_x).where(_x.c.arn == bindparam("b_arn")).values(wake_at=bindparam("wake_at"))
+_LEASE_EXPRESS = update(_x).where(_x.c.arn == bindparam("b_arn")).values(
+    lease_owner=bindparam("lease_owner"), lease_expiry=bindparam("lease_expiry"),
+    wake_at=bindparam("lease_expiry"),
+)
+_CLAIMABLE = select(_tasks).where(or_(
+    _tasks.c.status == "SCHEDULED",
+    (_tasks.c.status == "RUNNING") & (_tasks.c.lease_expiry < bindparam("b_now")),
+)).order_by(_tasks.c.scheduled_at)
+_ABANDON = update(_attempts).where(
+    (_attempts.c.execution_arn == bindparam("b_arn")) & (_attempts.c.task_id == bindparam("b_task"))
+    & (_attempts.c.attempt == bindparam("b_attempt"))
+).values(status="ABANDONED", finished_at=bindparam("b_now"))
+_CLAIM = update(_tasks).where(
+    (_tasks.c.execution_arn == bindparam("b_arn")) & (_tasks.c.task_id == bindparam("b_task"))
+).values(
+    status="RUNNING", attempt=bindparam("attempt"), lease_owner=bindparam("lease_owner"),
+    lease_expiry=bindparam("lease_expiry"),
+)
+_INSERT_ATTEMPT = insert(_attempts)
+_RENEW = update(_tasks).where(
+    (_tasks.c.lease_owner == bindparam("b_owner")) & (_tasks.c.status == "RUNNING")
+).values(lease_expiry=bindparam("lease_expiry"))
+
+
+class Worker:
+    """Runs executions of one engine until stopped.
+
+    `lease_seconds` bounds how long a task claimed by a worker that died stays unclaimed;
+    leases of live workers are renewed every third of it.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        worker_id: str | None = None,
+        batch_size: int = 64,
+        lease_seconds: float = 30.0,
+        poll_interval: float = 0.05,
+        max_in_flight: int = 64,
+        express_threads: int = 8,
+    ) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.max_in_flight = max_in_flight
+        self._skip_locked = self.store.dialect == "postgresql"
+        self._lock_by_arn = self._locking(_LOCK_BY_ARN)
+        self._due_standard = self._locking(_DUE_STANDARD.limit(batch_size))
+        self._claimable = self._locking(_CLAIMABLE.limit(bindparam("b_limit")))
+        self._results: queue.SimpleQueue[tuple[TaskRequest, TaskOutcome]] = queue.SimpleQueue()
+        self._held: list[tuple[TaskRequest, TaskOutcome]] = []
+        self._in_flight: set[tuple[str, str]] = set()
+        self._express = ThreadPoolExecutor(express_threads, thread_name_prefix="podium-express")
+        self._express_slots = express_threads
+        self._express_running: set[str] = set()
+        self._lock = threading.Lock()
+        self._renewed_at = time.time()
+        self._next_poll = 0.0
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Loop until `stop` (or `self.stop()`) is set."""
+        stop = stop or self._stop
+        log.info("worker %s started on %s", self.worker_id, self.store.url)
+        while not stop.is_set() and not self._stop.is_set():
+            try:
+                if self.run_once() == 0:
+                    self._wait_for_work()
+            except Exception:  # the database went away, a deadlock victim, ...: retry shortly
+                log.exception("worker %s: iteration failed; retrying in 1 s", self.worker_id)
+                stop.wait(1.0)
+        log.info("worker %s stopped", self.worker_id)
+
+    def start(self) -> threading.Thread:
+        """Run the loop on a daemon thread (how `podium server` embeds a worker); `stop()` ends it."""
+        thread = threading.Thread(target=self.run, name=f"podium-worker-{self.worker_id}", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._express.shutdown(wait=False, cancel_futures=True)
+
+    def run_until_idle(self, timeout: float = 30.0) -> None:
+        """Loop until no execution is RUNNING (for tests and scripts); raise on `timeout`."""
+        deadline = time.time() + timeout
+        while True:
+            done = self.run_once()
+            if done == 0:
+                if not self._busy() and self.engine.count_executions(RUNNING) == 0:
+                    return
+                if time.time() > deadline:
+                    raise TimeoutError(f"executions still RUNNING after {timeout} s")
+                self._wait_for_work()
+
+    def run_until_done(self, arns: list[str], timeout: float = 30.0) -> None:
+        """Loop until the executions `arns` have ended; raise on `timeout`."""
+        deadline = time.time() + timeout
+        pending = set(arns)
+        checked = 0.0
+        while pending:
+            if self.run_once():
+                continue
+            if time.time() - checked >= self.poll_interval:
+                checked = time.time()
+                pending = {arn for arn in pending if self.engine.describe_execution(arn).status == RUNNING}
+                if not pending:
+                    return
+                if time.time() > deadline:
+                    raise TimeoutError(f"{len(pending)} executions still RUNNING after {timeout} s")
+            self._wait_for_work()
+
+    def run_once(self) -> int:
+        """One iteration; returns how many things it did (0 = nothing was ready)."""
+        now = time.time()
+        results = self._held + self._drain()
+        self._held = []
+        dispatch: list[TaskRequest] = []
+        express: list[str] = []
+        # Task results are applied as soon as they arrive; the store is polled for due timers and
+        # claimable work at most every poll_interval, so a busy worker spends its queries on results.
+        poll = now >= self._next_poll
+        if not results and not poll:
+            return 0
+        try:
+            done = self._iteration(results, now, poll, dispatch, express)
+        except BaseException:
+            # Nothing was committed: keep the results for the next try (they are not re-run).
+            self._held = results + self._held
+            raise
+        for request in dispatch:
+            self._submit(request)
+        if dispatch:
+            # Hand the GIL to the executor threads now rather than at the next forced switch
+            # (5 ms): it is most of a Task's dispatch latency otherwise.
+            time.sleep(0)
+        for arn in express:
+            self._express_running.add(arn)
+            self._express.submit(self._run_express, arn)
+        return done
+
+    def _iteration(
+        self,
+        results: list[tuple[TaskRequest, TaskOutcome]],
+        now: float,
+        poll: bool,
+        dispatch: list[TaskRequest],
+        express: list[str],
+    ) -> int:
+        with self.store.begin() as connection:
+            done = self._apply_results(connection, results, now, dispatch)
+            if poll:
+                self._next_poll = now + self.poll_interval
+                done += self._fire_timers(connection, now, dispatch)
+                done += self._claim_express(connection, now, express)
+                done += self._claim_tasks(connection, now, dispatch)
+            if now - self._renewed_at > self.lease_seconds / 3:
+                self._renew_leases(connection, now)
+        return done
+
+    # ------------------------------------------------------------------ steps of an iteration
+
+    def _apply_results(
+        self,
+        connection: Connection,
+        results: list[tuple[TaskRequest, TaskOutcome]],
+        now: float,
+        dispatch: list[TaskRequest],
+    ) -> int:
+        if not results:
+            return 0
+        by_execution: dict[str, list[tuple[TaskRequest, TaskOutcome]]] = defaultdict(list)
+        for request, outcome in results:
+            by_execution[request.execution_arn].append((request, outcome))
+        rows = self._rows(connection, self._lock_by_arn, {"b_arns": list(by_execution)})
+        for row in rows:
+            events: list[Event] = []
+            for request, outcome in by_execution.pop(row["arn"]):
+                self._in_flight.discard((request.execution_arn, request.task_id))
+                if record_outcome(connection, row["arn"], request.task_id, request.attempt, outcome, now) \
+                        and not outcome.waiting:
+                    events.append(
+                        TaskFailed(request.task_id, outcome.error, outcome.cause) if outcome.failed
+                        else TaskSucceeded(request.task_id, outcome.output)
+                    )
+            if events and row["status"] == RUNNING:
+                dispatch.extend(self._advance(connection, row, events, now, len(dispatch)))
+        # Executions locked by another worker right now: try their results again next time.
+        for pending in by_execution.values():
+            self._held.extend(pending)
+        return len(results)
+
+    def _fire_timers(self, connection: Connection, now: float, dispatch: list[TaskRequest]) -> int:
+        rows = self._rows(connection, self._due_standard, {"b_now": now})
+        for row in rows:
+            arn = row["arn"]
+            due = list(connection.execute(_DUE_TIMERS, {"b_arn": arn, "b_now": now}).scalars())
+            if not due:
+                connection.execute(_SET_WAKE, {"b_arn": arn, "wake_at": next_wake(connection, arn)})
+                continue
+            connection.execute(_DELETE_TIMERS, {"b_arn": arn, "b_timers": due})
+            events: list[Event] = [TimerFired(timer_id) for timer_id in due]
+            dispatch.extend(self._advance(connection, row, events, now, len(dispatch)))
+        return len(rows)
+
+    def _claim_express(self, connection: Connection, now: float, claimed: list[str]) -> int:
+        free = self._express_slots - len(self._express_running)
+        if free <= 0:
+            return 0
+        rows = self._rows(connection, self._locking(_DUE_EXPRESS.limit(free)), {"b_now": now})
+        for row in rows:
+            connection.execute(_LEASE_EXPRESS, {
+                "b_arn": row["arn"], "lease_owner": self.worker_id,
+                "lease_expiry": now + self.lease_seconds,
+            })
+            claimed.append(row["arn"])
+        return len(rows)
+
+    def _claim_tasks(self, connection: Connection, now: float, dispatch: list[TaskRequest]) -> int:
+        capacity = self.max_in_flight - len(self._in_flight) - len(dispatch)
+        if capacity <= 0:
+            return 0
+        tasks = self._rows(connection, self._claimable, {"b_now": now, "b_limit": capacity})
+        for task in tasks:
+            attempt = task["attempt"] + 1
+            key = {"b_arn": task["execution_arn"], "b_task": task["task_id"]}
+            if task["status"] == "RUNNING":
+                # Its worker died (or stalled past its lease): that attempt is abandoned.
+                connection.execute(_ABANDON, {**key, "b_attempt": task["attempt"], "b_now": now})
+            connection.execute(_CLAIM, {
+                **key, "attempt": attempt, "lease_owner": self.worker_id,
+                "lease_expiry": now + self.lease_seconds,
+            })
+            connection.execute(_INSERT_ATTEMPT, {
+                "execution_arn": task["execution_arn"], "task_id": task["task_id"],
+                "attempt": attempt, "worker": self.worker_id, "status": "RUNNING",
+                "started_at": now, "finished_at": None, "error": None, "cause": None,
+            })
+            dispatch.append(TaskRequest(
+                execution_arn=task["execution_arn"], task_id=task["task_id"],
+                resource=task["resource"], input=json.loads(task["input"]), attempt=attempt,
+                timeout_seconds=task["timeout_seconds"], task_token=task["token"],
+            ))
+        return len(tasks)
+
+    def _renew_leases(self, connection: Connection, now: float) -> None:
+        connection.execute(_RENEW, {"b_owner": self.worker_id, "lease_expiry": now + self.lease_seconds})
+        self._renewed_at = now
+
+    # ------------------------------------------------------------------ helpers
+
+    def _advance(
+        self, connection: Connection, row: RowMapping, events: list[Event], now: float, claimed: int = 0
+    ) -> list[TaskRequest]:
+        if not events:
+            return []
+        machine = self.engine.machines.get(connection, row["revision_id"])
+        transition = advance(
+            connection, machine, row["arn"], row["run_state"], events, now,
+            claim_for=self.worker_id, lease_seconds=self.lease_seconds,
+            claim_limit=max(0, self.max_in_flight - len(self._in_flight) - claimed),
+        )
+        return transition.dispatch
+
+    def _locking(self, query: Select[Any]) -> Select[Any]:
+        """`query` taking row locks that other workers skip (PostgreSQL); SQLite locks the database."""
+        return query.with_for_update(skip_locked=True) if self._skip_locked else query
+
+    @staticmethod
+    def _rows(connection: Connection, query: Select[Any], params: dict[str, Any]) -> list[RowMapping]:
+        return list(connection.execute(query, params).mappings())
+
+    def _submit(self, request: TaskRequest) -> None:
+        self._in_flight.add((request.execution_arn, request.task_id))
+        future = self.engine.executor.submit(request)
+
+        def done(finished: Future[TaskOutcome]) -> None:
+            try:
+                outcome = finished.result()
+            except Exception as exc:  # an executor must not raise; if it does, the task fails
+                outcome = TaskOutcome(error="States.Runtime", cause=f"{type(exc).__name__}: {exc}")
+            self._results.put((request, outcome))
+
+        future.add_done_callback(done)
+
+    def _run_express(self, arn: str) -> None:
+        try:
+            run_express(self.engine, arn, self.worker_id, self.lease_seconds)
+        except Exception:  # logged; the lease runs out and the execution is run again
+            log.exception("EXPRESS execution %s failed in worker %s", arn, self.worker_id)
+        finally:
+            with self._lock:
+                self._express_running.discard(arn)
+
+    def _drain(self) -> list[tuple[TaskRequest, TaskOutcome]]:
+        drained = []
+        while True:
+            try:
+                drained.append(self._results.get_nowait())
+            except queue.Empty:
+                return drained
+
+    def _wait_for_work(self) -> None:
+        """Sleep until a task result arrives or the next poll is due (timers, other workers)."""
+        timeout = max(0.0, min(self.poll_interval, self._next_poll - time.time()))
+        with contextlib.suppress(queue.Empty):
+            self._held.append(self._results.get(timeout=timeout))
+
+    def _busy(self) -> bool:
+        return bool(self._in_flight or self._held or self._express_running)

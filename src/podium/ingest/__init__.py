@@ -1,0 +1,1 @@
+"""Ingestion: batch jobs, real-time streams and buffered delivery to the lake."""

@@ -1,0 +1,223 @@
+"""Durability under kill -9: executions survive worker crashes with the output of a clean run.
+
+200 executions of a workflow with Task, Wait, Parallel and Map states are started; the
+worker process (`podium worker`) is killed with SIGKILL at random moments and restarted.
+Every execution must end SUCCEEDED with the output an uninterrupted run gives, and no
+history may show a completed state entered twice. On PostgreSQL two workers share the work
+and one of them is killed repeatedly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from podium.asl import execute
+from podium.config import load_settings
+from podium.engine import Engine
+from podium.store import open_store
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+EXECUTIONS = 200
+KILLS = 5
+FN = "arn:aws:lambda:us-east-1:123456789012:function:"
+
+# In the workers, a short sleep keeps tasks in flight most of the time, so kills land on running
+# tasks too; the reference run in this process skips it (the outputs do not depend on it).
+HANDLERS = '''
+import os
+import time
+
+def _pause():
+    if os.environ.get("CRASH_TEST_SLOW"):
+        time.sleep(0.01)
+
+def double(event, context):
+    _pause()
+    return {"x": event["x"] * 2}
+
+def label(event, context):
+    _pause()
+    return {"item": event["item"], "label": "item-" + str(event["item"])}
+'''
+
+WORKFLOW = {
+    "StartAt": "Double",
+    "States": {
+        "Double": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "double", "Payload": {"x.$": "$.x"}},
+            "ResultSelector": {"x.$": "$.Payload.x"}, "Next": "Pause",
+        },
+        "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Fork"},
+        "Fork": {
+            "Type": "Parallel", "Next": "Items",
+            "Branches": [
+                {"StartAt": "Twice", "States": {"Twice": {"Type": "Task", "Resource": FN + "double", "End": True}}},
+                {"StartAt": "Items0", "States": {"Items0": {
+                    "Type": "Pass", "Parameters": {"items.$": "States.ArrayRange(1, 3, 1)"}, "End": True}}},
+            ],
+        },
+        "Items": {
+            "Type": "Map", "ItemsPath": "$[1].items", "MaxConcurrency": 2,
+            "ItemSelector": {"item.$": "$$.Map.Item.Value"},
+            "ItemProcessor": {"StartAt": "Label", "States": {
+                "Label": {"Type": "Task", "Resource": FN + "label", "Next": "Settle"},
+                "Settle": {"Type": "Wait", "Seconds": 1, "End": True},
+            }},
+            "ResultPath": "$[1].labels", "End": True,
+        },
+    },
+}
+
+
+def _project(tmp_path: Path, metadata_url: str | None) -> tuple[Path, dict[str, str]]:
+    project = tmp_path / "project"
+    (project / "handlers").mkdir(parents=True)
+    module = f"crash_handlers_{os.getpid()}_{random.randrange(1 << 30)}"
+    (project / "handlers" / f"{module}.py").write_text(HANDLERS)
+    lines = []
+    if metadata_url:
+        lines.append(f'metadata_url = "{metadata_url}"')
+    lines += ["[functions]", f'double = "{module}:double"', f'label = "{module}:label"']
+    (project / "podium.toml").write_text("\n".join(lines) + "\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(project / "handlers"), *sys.path])
+    env.pop("PODIUM_HOME", None)
+    env["CRASH_TEST_SLOW"] = "1"
+    sys.path.insert(0, str(project / "handlers"))
+    return project, env
+
+
+def _start_worker(project: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable, "-m", "podium.cli.main", "worker",
+        "--lease-seconds", "2", "--poll-interval", "0.02", "--function-processes", "4",
+    ]
+    with open(log, "ab") as out:
+        return subprocess.Popen(command, cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _expected_outputs(module: str) -> tuple[dict[int, object], Counter[str]]:
+    handlers = importlib.import_module(module)
+    functions = {"double": handlers.double, "label": handlers.label}
+    outputs = {}
+    entered: Counter[str] = Counter()
+    for x in range(EXECUTIONS):
+        result = execute(WORKFLOW, {"x": x}, functions=functions)
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        outputs[x] = result.output
+        if x == 0:
+            entered = _entered(result.events)
+    return outputs, entered
+
+
+def _entered(events: list[dict[str, object]]) -> Counter[str]:
+    return Counter(
+        str(event["details"].get("name"))  # type: ignore[union-attr]
+        for event in events if str(event["type"]).endswith("StateEntered")
+    )
+
+
+def _run_crash_test(tmp_path: Path, metadata_url: str | None, workers: int) -> None:
+    project, env = _project(tmp_path, metadata_url)
+    settings = load_settings(cwd=project, environ={})
+    store = open_store(settings)
+    engine = Engine(settings, store)
+    engine.create_state_machine("crashy", WORKFLOW)
+    module = next(iter(settings.functions.values())).split(":")[0]
+    expected, entered_once = _expected_outputs(module)
+    runs = {x: engine.start_execution("crashy", {"x": x}, name=f"run-{x}").arn for x in range(EXECUTIONS)}
+
+    log = tmp_path / "worker.log"
+    rng = random.Random(7)
+    survivors = [_start_worker(project, env, log) for _ in range(workers - 1)]
+    victim = _start_worker(project, env, log)
+    kills = 0
+    deadline = time.time() + 90
+    try:
+        while kills < KILLS:
+            # Kill at a random moment after the (re)started worker began running tasks.
+            _wait_until_working(store, victim.pid)
+            time.sleep(rng.uniform(0.0, 0.6))
+            assert victim.poll() is None, log.read_text()[-3000:]
+            # Kill while there is work in progress, not after it is all done.
+            assert engine.count_executions("RUNNING") > 0
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            kills += 1
+            victim = _start_worker(project, env, log)
+        while engine.count_executions("RUNNING") and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        for process in [victim, *survivors]:
+            process.send_signal(signal.SIGTERM)
+        for process in [victim, *survivors]:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    assert kills >= KILLS
+    abandoned = _abandoned_attempts(store)
+    print(f"{kills} kills, {abandoned} task attempts abandoned by killed workers and re-run")
+    for x, arn in runs.items():
+        execution = engine.describe_execution(arn)
+        assert execution.status == "SUCCEEDED", (x, execution.error, execution.cause, log.read_text()[-2000:])
+        assert execution.output == expected[x]
+        events = engine.get_execution_history(arn, limit=1000).items
+        assert [e.id for e in events] == list(range(1, len(events) + 1))
+        entered = Counter(
+            str(e.details.get("name")) for e in events if e.type.endswith("StateEntered")
+        )
+        assert entered == entered_once, (x, entered)
+    engine.close()
+    store.dispose()
+
+
+def _wait_until_working(store, pid: int, timeout: float = 20.0) -> None:
+    from sqlalchemy import select
+
+    from podium.store.tables.engine import engine_task_attempts
+
+    deadline = time.time() + timeout
+    query = select(engine_task_attempts.c.worker).where(
+        engine_task_attempts.c.worker.like(f"%:{pid}:%")
+    ).limit(1)
+    while time.time() < deadline:
+        with store.connect() as connection:
+            if connection.execute(query).first() is not None:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"worker {pid} ran no task within {timeout} s")
+
+
+def _abandoned_attempts(store) -> int:
+    from sqlalchemy import func, select
+
+    from podium.store.tables.engine import engine_task_attempts
+
+    with store.connect() as connection:
+        return int(connection.execute(
+            select(func.count()).select_from(engine_task_attempts)
+            .where(engine_task_attempts.c.status == "ABANDONED")
+        ).scalar_one())
+
+
+def test_sqlite_worker_killed_five_times(tmp_path: Path) -> None:
+    _run_crash_test(tmp_path, None, workers=1)
+
+
+@pytest.mark.postgres
+def test_postgres_two_workers_one_killed(tmp_path: Path, pg_url: str) -> None:
+    _run_crash_test(tmp_path, pg_url, workers=2)

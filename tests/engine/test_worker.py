@@ -1,0 +1,320 @@
+"""The worker runs STANDARD executions durably: tasks, waits, branches, callbacks, timeouts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from podium.engine import Engine, Worker
+from podium.errors import ConflictError, NotFoundError
+
+LAMBDA = "arn:aws:states:::lambda:invoke"
+
+FLOW = {
+    "StartAt": "Double",
+    "States": {
+        "Double": {
+            "Type": "Task", "Resource": LAMBDA,
+            "Parameters": {"FunctionName": "double", "Payload": {"x.$": "$.x"}},
+            "ResultSelector": {"x.$": "$.Payload.x"}, "Next": "Wait",
+        },
+        "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Both"},
+        "Both": {
+            "Type": "Parallel", "Next": "Each",
+            "Branches": [
+                {"StartAt": "Again", "States": {"Again": {
+                    "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:double",
+                    "End": True}}},
+                {"StartAt": "Keep", "States": {"Keep": {"Type": "Pass", "End": True}}},
+            ],
+        },
+        "Each": {
+            "Type": "Map", "ItemsPath": "$", "End": True,
+            "ItemProcessor": {"StartAt": "Echo", "States": {"Echo": {
+                "Type": "Task", "Resource": "echo", "End": True}}},
+        },
+    },
+}
+
+
+def worker(engine: Engine, **options) -> Worker:
+    options.setdefault("poll_interval", 0.02)
+    return Worker(engine, **options)
+
+
+def test_task_wait_parallel_map_run_to_the_same_output(engine: Engine) -> None:
+    engine.create_state_machine("flow", FLOW)
+    runs = [engine.start_execution("flow", {"x": x}) for x in range(3)]
+    started = time.time()
+    w = worker(engine)
+    w.run_until_idle(30)
+    w.close()
+    assert time.time() - started >= 1.0  # the Wait really waited
+    for x, run in enumerate(runs):
+        done = engine.describe_execution(run.arn)
+        assert done.status == "SUCCEEDED", (done.error, done.cause)
+        assert done.output == [{"x": 4 * x}, {"x": 2 * x}]
+        types = [e.type for e in engine.get_execution_history(run.arn, limit=1000).items]
+        assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
+        assert types.count("MapIterationSucceeded") == 2
+
+
+def test_function_errors_are_asl_errors_and_the_engine_keeps_serving(engine: Engine) -> None:
+    def one(resource: str) -> dict:
+        return {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource, "End": True}}}
+
+    for name in ("boom", "hang", "die", "double", "missing"):
+        engine.create_state_machine(name, one(name))
+    runs = {name: engine.start_execution(name, {"x": 1}) for name in ("boom", "hang", "die", "double", "missing")}
+    w = worker(engine)
+    w.run_until_idle(40)
+    result = {name: engine.describe_execution(run.arn) for name, run in runs.items()}
+    assert result["boom"].error == "ValueError"
+    assert "bad input" in result["boom"].cause and "errorMessage" in result["boom"].cause
+    assert result["hang"].error == "States.Timeout"
+    assert result["die"].error == "Runtime.ExitError"
+    assert "exit status 7" in result["die"].cause
+    assert result["missing"].error == "Lambda.ResourceNotFoundException"
+    assert result["double"].status == "SUCCEEDED" and result["double"].output == {"x": 2}
+    # After all that, the same worker still runs functions.
+    again = engine.start_execution("double", {"x": 5})
+    w.run_until_idle(20)
+    w.close()
+    assert engine.describe_execution(again.arn).output == {"x": 10}
+
+
+def test_retry_and_catch_work_on_function_errors(engine: Engine) -> None:
+    definition = {"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "boom",
+              "Retry": [{"ErrorEquals": ["ValueError"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+              "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Done"}],
+              "End": True},
+        "Done": {"Type": "Pass", "End": True}}}
+    engine.create_state_machine("m", definition)
+    run = engine.start_execution("m", {"x": 1})
+    w = worker(engine)
+    w.run_until_idle(20)
+    w.close()
+    done = engine.describe_execution(run.arn)
+    assert done.status == "SUCCEEDED"
+    assert done.output["err"]["Error"] == "ValueError"
+    types = [e.type for e in engine.get_execution_history(run.arn, limit=1000).items]
+    assert types.count("TaskFailed") == 2
+
+
+def test_wait_for_task_token_success_failure_and_heartbeat(engine: Engine) -> None:
+    definition = {"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": LAMBDA + ".waitForTaskToken", "HeartbeatSeconds": 2,
+        "Parameters": {"FunctionName": "echo", "Payload": {"token.$": "$$.Task.Token"}},
+        "End": True}}}
+    engine.create_state_machine("cb", definition)
+    ok = engine.start_execution("cb", name="ok")
+    bad = engine.start_execution("cb", name="bad")
+    late = engine.start_execution("cb", name="late")
+    w = worker(engine)
+    tokens = {}
+    deadline = time.time() + 20
+    while len(tokens) < 3 and time.time() < deadline:
+        w.run_once()
+        for run in (ok, bad, late):
+            for event in engine.get_execution_history(run.arn, limit=100).items:
+                if event.type == "TaskScheduled":
+                    tokens[run.name] = event.details["parameters"]["Payload"]["token"]
+        time.sleep(0.02)
+    # The function returned, but the tasks wait for their tokens.
+    for _ in range(20):
+        w.run_once()
+    assert engine.describe_execution(ok.arn).status == "RUNNING"
+    engine.send_task_heartbeat(tokens["ok"])
+    engine.send_task_success(tokens["ok"], {"answer": 42})
+    engine.send_task_failure(tokens["bad"], "Human.Rejected", "no")
+    w.run_until_idle(20)
+    w.close()
+    assert engine.describe_execution(ok.arn).output == {"answer": 42}
+    failed = engine.describe_execution(bad.arn)
+    assert (failed.error, failed.cause) == ("Human.Rejected", "no")
+    timed_out = engine.describe_execution(late.arn)
+    assert (timed_out.status, timed_out.error) == ("FAILED", "States.HeartbeatTimeout")
+    with pytest.raises(ConflictError):
+        engine.send_task_success(tokens["late"], {})
+    with pytest.raises(NotFoundError):
+        engine.send_task_success("no-such-token", {})
+
+
+def test_task_and_execution_timeouts(engine: Engine) -> None:
+    engine.create_state_machine("slow-task", {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": LAMBDA + ".waitForTaskToken", "TimeoutSeconds": 1,
+        "Parameters": {"FunctionName": "echo", "Payload": {}}, "End": True}}})
+    engine.create_state_machine("slow-run", {"TimeoutSeconds": 1, "StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 30, "End": True}}})
+    task = engine.start_execution("slow-task")
+    whole = engine.start_execution("slow-run")
+    w = worker(engine)
+    w.run_until_idle(20)
+    w.close()
+    assert engine.describe_execution(task.arn).error == "States.Timeout"
+    assert engine.describe_execution(whole.arn).status == "TIMED_OUT"
+
+
+def test_waiting_executions_hold_no_threads(sqlite_engine: Engine) -> None:
+    engine = sqlite_engine
+    engine.create_state_machine("nap", {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 2, "End": True}}})
+    runs = [engine.start_execution("nap", {"i": i}) for i in range(1000)]
+    # A worker that was not running when they started (as after a restart) picks them up.
+    w = worker(engine, batch_size=500)
+    before = threading.active_count()
+    w.run_once()
+    assert threading.active_count() == before
+    w.run_until_idle(30)
+    w.close()
+    assert engine.count_executions("SUCCEEDED") == len(runs)
+    lateness = [
+        (done.stop_time - done.start_time).total_seconds() - 2
+        for done in engine.list_executions("nap", limit=1000).items
+    ]
+    print(f"max lateness {max(lateness):.3f} s")
+    assert min(lateness) >= 0 and max(lateness) < 1.0
+
+
+def test_redrive_reruns_only_what_failed(engine: Engine, tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    flag = tmp_path / "flag"
+    definition = {"StartAt": "First", "States": {
+        "First": {"Type": "Task", "Resource": "count", "Parameters": {"log": str(log), "tag": "first"},
+                  "ResultPath": None, "Next": "Second"},
+        "Second": {"Type": "Task", "Resource": "fail_unless_flag",
+                   "Parameters": {"flag": str(flag)}, "End": True}}}
+    engine.create_state_machine("m", definition)
+    run = engine.start_execution("m")
+    w = worker(engine)
+    w.run_until_idle(20)
+    failed = engine.describe_execution(run.arn)
+    assert (failed.status, failed.error) == ("FAILED", "RuntimeError")
+    flag.write_text("go")
+    redriven = engine.redrive_execution(run.arn)
+    assert redriven.status == "RUNNING" and redriven.redrive_count == 1
+    w.run_until_idle(20)
+    w.close()
+    done = engine.describe_execution(run.arn)
+    assert done.status == "SUCCEEDED" and done.output == {"ok": True}
+    assert log.read_text().splitlines() == ["first"]
+    types = [e.type for e in engine.get_execution_history(run.arn, limit=1000).items]
+    assert types.count("ExecutionRedriven") == 1
+    ids = [e.id for e in engine.get_execution_history(run.arn, limit=1000).items]
+    assert ids == list(range(1, len(ids) + 1))
+
+
+def test_stop_cancels_running_tasks(engine: Engine) -> None:
+    engine.create_state_machine("cb", {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": LAMBDA + ".waitForTaskToken",
+        "Parameters": {"FunctionName": "echo", "Payload": {}}, "End": True}}})
+    run = engine.start_execution("cb")
+    w = worker(engine)
+    for _ in range(30):
+        w.run_once()
+        time.sleep(0.01)
+    engine.stop_execution(run.arn, error="Stop", cause="now")
+    w.run_until_idle(10)
+    w.close()
+    assert engine.describe_execution(run.arn).status == "ABORTED"
+
+
+def test_express_runs_in_memory_and_keeps_no_history(engine: Engine) -> None:
+    engine.create_state_machine("fast", FLOW, type="EXPRESS")
+    synced = engine.start_sync_execution("fast", {"x": 2})
+    assert synced.status == "SUCCEEDED" and synced.output == [{"x": 8}, {"x": 4}]
+    assert synced.arn.split(":")[5] == "express"
+    queued = engine.start_execution("fast", {"x": 1})
+    w = worker(engine)
+    w.run_until_idle(20)
+    w.close()
+    assert engine.describe_execution(queued.arn).output == [{"x": 4}, {"x": 2}]
+    with pytest.raises(Exception) as info:
+        engine.get_execution_history(queued.arn)
+    assert "EXPRESS" in str(info.value)
+
+
+def test_worker_on_a_background_thread(sqlite_engine: Engine) -> None:
+    engine = sqlite_engine
+    engine.create_state_machine("one", {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "double", "End": True}}})
+    w = worker(engine)
+    thread = w.start()
+    run = engine.start_execution("one", {"x": 21})
+    deadline = time.time() + 20
+    while engine.describe_execution(run.arn).status == "RUNNING" and time.time() < deadline:
+        time.sleep(0.05)
+    w.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert engine.describe_execution(run.arn).output == {"x": 42}
+
+
+def test_an_interpreter_error_fails_only_its_execution(sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import podium.engine.transitions as transitions
+
+    engine = sqlite_engine
+    engine.create_state_machine("nap", {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}})
+    engine.create_state_machine("ok", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    broken = engine.start_execution("nap", name="broken")
+    real_step = transitions.step
+
+    def failing_step(machine, run_state, event, now):  # type: ignore[no-untyped-def]
+        if run_state.context.get("Execution", {}).get("Name") == "broken":
+            raise KeyError("interpreter bug")
+        return real_step(machine, run_state, event, now)
+
+    monkeypatch.setattr(transitions, "step", failing_step)
+    healthy = engine.start_execution("ok", name="healthy")
+    w = worker(engine)
+    w.run_until_idle(10)
+    w.close()
+    failed = engine.describe_execution(broken.arn)
+    assert (failed.status, failed.error) == ("FAILED", "States.Runtime")
+    assert "interpreter bug" in failed.cause
+    events = engine.get_execution_history(broken.arn).items
+    assert events[-1].type == "ExecutionFailed"
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+    assert engine.describe_execution(healthy.arn).status == "SUCCEEDED"
+
+
+def test_redrive_keeps_a_parallel_branch_that_succeeded(engine: Engine, tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    flag = tmp_path / "flag"
+    definition = {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "count",
+                                          "Parameters": {"log": str(log), "tag": "a"}, "End": True}}},
+        {"StartAt": "Later", "States": {
+            "Later": {"Type": "Wait", "Seconds": 1, "Next": "B"},
+            "B": {"Type": "Task", "Resource": "fail_unless_flag", "Parameters": {"flag": str(flag)},
+                  "End": True}}},
+    ]}}}
+    engine.create_state_machine("par", definition)
+    run = engine.start_execution("par")
+    w = worker(engine)
+    w.run_until_idle(20)
+    assert engine.describe_execution(run.arn).status == "FAILED"
+    flag.write_text("go")
+    engine.redrive_execution(run.arn)
+    w.run_until_idle(20)
+    w.close()
+    done = engine.describe_execution(run.arn)
+    assert done.status == "SUCCEEDED"
+    assert done.output == [{"tag": "a"}, {"ok": True}]
+    assert log.read_text().splitlines() == ["a"]
+
+
+def test_express_run_of_a_dead_worker_is_run_again(engine: Engine) -> None:
+    engine.create_state_machine("fast", FLOW, type="EXPRESS")
+    run = engine.start_execution("fast", {"x": 3})
+    # A worker took it and died: its lease must run out before anyone else runs it.
+    assert engine.claim_express(run.arn, owner="dead-worker", lease_seconds=1.0)
+    w = worker(engine)
+    w.run_once()
+    assert engine.describe_execution(run.arn).status == "RUNNING"
+    w.run_until_idle(20)
+    w.close()
+    done = engine.describe_execution(run.arn)
+    assert done.status == "SUCCEEDED" and done.output == [{"x": 12}, {"x": 6}]
