@@ -5,7 +5,17 @@ over 10,000 items with a Pass iterator, (c) a Choice-driven loop of 10,000 itera
 (d) the same three in JSONata. Podium runs in memory (`podium.asl.execute`). The baseline is
 moto's executor (`moto[stepfunctions]==5.2.5`, LocalStack-derived), enabled with moto's
 `execute_state_machine` config; it is far slower, so it runs smaller sizes of the same
-definitions and the ratio compares transitions per second.
+definitions and the ratio compares transitions per second. Both are timed in wall-clock
+seconds and in CPU seconds (`time.process_time`, all threads of the process), which a
+machine shared with other work disturbs much less.
+
+moto runs in its own virtualenv, so that its dependencies never meet Podium's:
+
+    python3 -m venv bench/peers/.venv-moto
+    bench/peers/.venv-moto/bin/pip install 'moto[stepfunctions]==5.2.5'
+
+(this script re-runs itself there with --moto-peer); without it, a moto installed beside
+Podium (`pip install -e '.[bench]'`) is used in-process.
 
 Usage: .venv/bin/python bench/asl_bench.py [--quick]
 """
@@ -14,12 +24,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from podium.asl import compile_definition, execute
+MOTO_PYTHON = Path(__file__).parent / "peers" / ".venv-moto" / "bin" / "python"
 
 
 def pass_chain(n: int, jsonata: bool = False) -> dict[str, Any]:
@@ -97,79 +108,112 @@ def workloads(scale: float) -> list[tuple[str, dict[str, Any], Any, int]]:
     return out
 
 
-def podium_rate(definition: dict[str, Any], data: Any, transitions: int, repeat: int) -> float:
+def podium_rate(definition: dict[str, Any], data: Any, transitions: int, repeat: int) -> tuple[float, float]:
+    """Transitions per wall-clock second and per CPU second, best of `repeat` runs."""
+    from podium.asl import compile_definition, execute
+
     machine = compile_definition(definition)
-    best = float("inf")
+    wall = cpu = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = execute(machine, data)
-        elapsed = time.perf_counter() - t0
+        wall = min(wall, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
         assert result.status == "SUCCEEDED", (result.error, result.cause)
-        best = min(best, elapsed)
-    return transitions / best
+    return transitions / wall, transitions / max(cpu, 1e-9)
 
 
-def moto_runner() -> Callable[[dict[str, Any], Any], float] | None:
-    try:
-        import boto3
-        from moto import mock_aws
-    except ImportError:
-        return None
+def moto_rates_here(scale: float) -> dict[str, Any]:
+    """moto's rates for each workload, measured in this process (needs boto3 and moto)."""
+    import logging
+
+    import boto3
+    from moto import mock_aws
+
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-
-    import logging
-
     # moto logs every failed execution at length; its failures are reported below instead.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     logging.disable(logging.ERROR)
 
-    def run(definition: dict[str, Any], data: Any) -> float:
+    def run(definition: dict[str, Any], data: Any) -> tuple[float, float]:
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
             client = boto3.client("stepfunctions", region_name="us-east-1")
             arn = client.create_state_machine(
                 name="bench", definition=json.dumps(definition),
                 roleArn="arn:aws:iam::123456789012:role/bench",
             )["stateMachineArn"]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             execution = client.start_execution(stateMachineArn=arn, input=json.dumps(data))["executionArn"]
             while True:
                 status = client.describe_execution(executionArn=execution)["status"]
                 if status != "RUNNING":
                     break
                 time.sleep(0.005)
-            elapsed = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             if status != "SUCCEEDED":
                 raise RuntimeError(f"moto execution ended {status}")
-            return elapsed
+            return wall, cpu
 
-    return run
+    rates: dict[str, Any] = {}
+    for label, definition, data, transitions in workloads(scale):
+        try:
+            wall, cpu = run(definition, data)
+            rates[label] = {"wall": transitions / wall, "cpu": transitions / max(cpu, 1e-9)}
+        except Exception as exc:  # noqa: BLE001 - moto lacks some features; say so and go on
+            rates[label] = {"error": f"{type(exc).__name__}: {str(exc)[:60]}"}
+    return rates
+
+
+def moto_rates(scale: float) -> tuple[dict[str, Any] | None, str]:
+    """moto's rates and where they were measured; None (and why) when moto is unavailable."""
+    if MOTO_PYTHON.exists():
+        proc = subprocess.run([str(MOTO_PYTHON), __file__, "--moto-peer", str(scale)],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            return None, f"the moto peer failed: {proc.stderr.strip()[-300:]}"
+        return json.loads(proc.stdout.strip().splitlines()[-1]), f"{MOTO_PYTHON.parent.parent}"
+    try:
+        return moto_rates_here(scale), "in-process"
+    except ImportError:
+        return None, ("moto is not installed: python3 -m venv bench/peers/.venv-moto && "
+                      "bench/peers/.venv-moto/bin/pip install 'moto[stepfunctions]==5.2.5'")
+
+
+def _key(label: str) -> str:
+    """The workload's letter and query language, the same at every size."""
+    return label[:3] + label.split("[")[1]
 
 
 def main() -> int:
+    if "--moto-peer" in sys.argv:
+        print(json.dumps(moto_rates_here(float(sys.argv[sys.argv.index("--moto-peer") + 1]))))
+        return 0
     quick = "--quick" in sys.argv
     podium_scale = 0.1 if quick else 1.0
     moto_scale = 0.01 if quick else 0.05
-    print(f"{'workload':42} {'Podium tr/s':>12}")
-    podium: dict[str, float] = {}
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{'workload':42} {'Podium tr/s':>12} {'tr/CPU-s':>12}")
+    podium: dict[str, tuple[float, float]] = {}
     for label, definition, data, transitions in workloads(podium_scale):
-        rate = podium_rate(definition, data, transitions, repeat=3)
-        podium[label[:3] + label.split("[")[1]] = rate
-        print(f"{label:42} {rate:12,.0f}")
-    moto = moto_runner()
+        wall, cpu = podium_rate(definition, data, transitions, repeat=3)
+        podium[_key(label)] = (wall, cpu)
+        print(f"{label:42} {wall:12,.0f} {cpu:12,.0f}")
+    moto, where = moto_rates(moto_scale)
     if moto is None:
-        print("\nmoto is not installed: pip install 'moto[stepfunctions]==5.2.5' to print the baseline ratio")
+        print(f"\n{where}")
         return 0
-    print(f"\nbaseline: moto 5.2.5 executor (smaller sizes, same definitions)\n{'workload':42} {'moto tr/s':>12} {'Podium/moto':>12}")
-    for label, definition, data, transitions in workloads(moto_scale):
-        try:
-            rate = transitions / moto(definition, data)
-        except Exception as exc:  # noqa: BLE001 - moto lacks some features; say so and go on
-            print(f"{label:42} {'failed':>12}   ({type(exc).__name__}: {str(exc)[:60]})")
+    print(f"\nbaseline: moto 5.2.5 executor ({where}; smaller sizes, same definitions)")
+    print(f"{'workload':42} {'moto tr/s':>12} {'tr/CPU-s':>12} {'ratio wall':>11} {'ratio CPU':>10}")
+    for label, rate in moto.items():
+        if "error" in rate:
+            print(f"{label:42} {'failed':>12}   ({rate['error']})")
             continue
-        ours = podium[label[:3] + label.split("[")[1]]
-        print(f"{label:42} {rate:12,.0f} {ours / rate:11,.0f}x")
+        ours = podium[_key(label)]
+        print(f"{label:42} {rate['wall']:12,.0f} {rate['cpu']:12,.0f} "
+              f"{ours[0] / rate['wall']:10,.0f}x {ours[1] / rate['cpu']:9,.0f}x")
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 

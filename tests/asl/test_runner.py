@@ -205,10 +205,16 @@ def test_integral_floats_are_accepted_where_integers_are_expected() -> None:
     assert execute(doc, [1, 2]).output == [1, 2]
 
 
-def test_state_names_repeated_across_branches_run() -> None:
+def test_state_names_repeated_across_branches_are_rejected_before_running() -> None:
     branch = {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}
-    doc = {"StartAt": "B", "States": {"B": {"Type": "Parallel", "Branches": [branch, branch], "End": True}}}
-    assert execute(doc, 7).output == [7, 7]
+    doc = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [branch, branch], "End": True}}}
+    with pytest.raises(ValidationError) as info:
+        execute(doc, 7)
+    assert [d["code"] for d in info.value.details] == ["DUPLICATE_STATE_NAME"]
+    distinct = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "B1", "States": {"B1": {"Type": "Pass", "End": True}}},
+        {"StartAt": "B2", "States": {"B2": {"Type": "Pass", "End": True}}}]}}}
+    assert execute(distinct, 7).output == [7, 7]
 
 
 def test_loop_left_only_through_catch_runs() -> None:
@@ -257,3 +263,9 @@ def test_comments_everywhere_are_accepted() -> None:
     }
     result = execute(doc, {}, functions={"double": lambda event, context: event})
     assert (result.status, result.output) == ("SUCCEEDED", {"status": "complete"})
+
+
+def test_each_execution_gets_its_own_random_seed_unless_given_one() -> None:
+    doc = {"StartAt": "U", "States": {"U": {"Type": "Pass", "Parameters": {"id.$": "States.UUID()"}, "End": True}}}
+    assert execute(doc).output != execute(doc).output
+    assert execute(doc, seed=3).output == execute(doc, seed=3).output

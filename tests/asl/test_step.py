@@ -356,9 +356,10 @@ def test_redrive_reruns_only_the_failed_map_iterations() -> None:
 
 
 def test_redrive_reruns_only_the_failed_parallel_branches() -> None:
-    branch = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": True}}}
+    branches = [{"StartAt": name, "States": {name: {"Type": "Task", "Resource": "r", "End": True}}}
+                for name in ("T1", "T2")]
     machine = compile_definition({"StartAt": "P", "States": {"P": {
-        "Type": "Parallel", "End": True, "Branches": [branch, branch]}}})
+        "Type": "Parallel", "End": True, "Branches": branches}}})
     r = step(machine, RunState(), StartExecution(input="x"), T0)
     first, second = _actions(r, RunTask)
     r = step(machine, _reload(r.run_state), TaskSucceeded(first.task_id, 1), T0)
@@ -367,3 +368,24 @@ def test_redrive_reruns_only_the_failed_parallel_branches() -> None:
     [rerun] = _actions(r, RunTask)
     r = step(machine, _reload(r.run_state), TaskSucceeded(rerun.task_id, 2), T0)
     assert _actions(r, Finished)[0] == Finished("SUCCEEDED", [1, 2])
+
+
+def test_random_functions_replay_exactly_from_the_same_run_state() -> None:
+    # A step applied twice to the same persisted run state gives the same outputs, random
+    # functions included: they draw from the run's seed, not from the process.
+    machine = compile_definition({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "r", "Next": "Ids"},
+        "Ids": {"Type": "Pass", "Parameters": {"a.$": "States.UUID()", "b.$": "States.UUID()",
+                                               "n.$": "States.MathRandom(0, 1000000)"}, "End": True},
+    }})
+    r = step(machine, RunState(), StartExecution(input={}, seed=7), T0)
+    [task] = _actions(r, RunTask)
+    saved = r.run_state.to_json()
+    first = step(machine, _reload(RunState.from_json(saved)), TaskSucceeded(task.task_id, 1), T0)
+    again = step(machine, _reload(RunState.from_json(saved)), TaskSucceeded(task.task_id, 1), T0)
+    out = _actions(first, Finished)[0].output
+    assert _actions(again, Finished)[0].output == out
+    assert out["a"] != out["b"]
+    other = step(machine, RunState(), StartExecution(input={}, seed=8), T0)
+    other = step(machine, other.run_state, TaskSucceeded(_actions(other, RunTask)[0].task_id, 1), T0)
+    assert _actions(other, Finished)[0].output["a"] != out["a"]

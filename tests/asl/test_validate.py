@@ -464,9 +464,23 @@ def test_distributed_map_needs_execution_type() -> None:
     assert found(doc) == {("MISSING_FIELD", "/States/M/ItemProcessor/ProcessorConfig")}
 
 
-def test_state_names_may_repeat_across_scopes() -> None:
+def test_state_names_are_unique_in_the_whole_machine() -> None:
+    # ASL: "state names MUST be unique within the scope of the whole state machine"; AWS
+    # rejects a reuse with DUPLICATE_STATE_NAME, in a Map processor or Parallel branch too.
     doc = machine(A={"Type": "Map", "End": True, "Iterator": {"StartAt": "A", "States": {"A": PASS_END}}})
-    assert found(doc) == set()
+    assert found(doc) == {("DUPLICATE_STATE_NAME", "/States/A/Iterator/States/A")}
+    doc = machine(P={"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "Same", "States": {"Same": PASS_END}},
+        {"StartAt": "Same", "States": {"Same": PASS_END}},
+    ]})
+    problems = validate(doc)
+    assert [(p.code, p.location) for p in problems] == [("DUPLICATE_STATE_NAME", "/States/P/Branches/1/States/Same")]
+    assert "/States/P/Branches/0/States/Same" in problems[0].message
+    distinct = machine(P={"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "One", "States": {"One": PASS_END}},
+        {"StartAt": "Two", "States": {"Two": PASS_END}},
+    ]})
+    assert found(distinct) == set()
 
 
 def test_state_name_length() -> None:

@@ -87,6 +87,29 @@ def test_run_succeeds_with_a_python_function(cli: CliRunner) -> None:
     assert "events" not in report
 
 
+EXAMPLE_FILES = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".json", ".yaml") and ".input" not in p.name)
+HANDLERS = [f"{name}={EXAMPLES / 'handlers.py'}:{name}" for name in ("score", "job_status")]
+
+
+def test_the_examples_include_every_state_type_and_yaml() -> None:
+    assert {p.name for p in EXAMPLE_FILES} >= {"every_state.json", "polling_loop.yaml"}
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
+def test_validate_and_run_work_on_every_example(cli: CliRunner, path: Path) -> None:
+    checked = cli.invoke(app, ["workflow", "validate", str(path), "--json"])
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.output)["valid"] is True
+    args = ["workflow", "run", str(path), "--json", "--input", f"@{path.with_name(path.stem + '.input.json')}"]
+    for handler in HANDLERS:
+        args += ["--function", handler]
+    ran = cli.invoke(app, args)
+    assert ran.exit_code == 0, ran.output
+    report = json.loads(ran.output)
+    assert report["status"] == "SUCCEEDED"
+    assert report["output"] not in (None, {})
+
+
 def test_run_failure_prints_error_and_cause_and_exits_1(cli: CliRunner) -> None:
     result = cli.invoke(app, [
         "workflow", "run", str(EXAMPLES / "every_state.json"), "--json",

@@ -23,6 +23,7 @@ from podium.asl.choice import ChoiceRule, compile_choice_rule
 from podium.asl.intrinsics import compile_intrinsic
 from podium.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
 from podium.asl.jsonpath import JsonPath, ReferencePath, compile_path, compile_reference_path
+from podium.asl.limits import MAX_PAYLOAD_BYTES, exact_size
 from podium.asl.map_io import INPUT_TYPES, ItemReaderSpec, ResultWriterSpec
 from podium.asl.payload import Template, compile_template
 from podium.errors import ValidationError
@@ -33,7 +34,6 @@ JSONATA = "JSONata"
 STATE_TYPES = frozenset({"Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"})
 
 # AWS limits a state's input/output to 256 KiB of UTF-8.
-MAX_PAYLOAD_BYTES = 262_144
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,8 +382,7 @@ class _Compiler:
         if "Result" in raw:
             _check(ql == JSONPATH, f"{where}/Result", "Result needs QueryLanguage JSONPath")
             kw["result"], kw["has_result"] = raw["Result"], True
-            size = len(json.dumps(raw["Result"], separators=(",", ":"), ensure_ascii=False).encode())
-            kw["result_too_large"] = size > MAX_PAYLOAD_BYTES
+            kw["result_too_large"] = exact_size(raw["Result"]) > MAX_PAYLOAD_BYTES
 
     def type_task(self, raw: Mapping[str, Any], where: str, ql: str, kw: dict[str, Any]) -> None:
         res = raw.get("Resource")

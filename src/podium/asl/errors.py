@@ -74,6 +74,22 @@ class AslRuntimeError(Exception):
         return f"AslRuntimeError({self.error!r}, {self.cause!r})"
 
 
+class TerminalError(AslRuntimeError):
+    """A failure that no Retry or Catch handles: it fails the execution at once. Raised for
+    States.DataLimitExceeded on a state's input or output, which AWS calls a terminal error."""
+
+
+class StateFailure(Exception):
+    """Internal to the step function: the current state failed with this error and cause as
+    they are (a Map/Parallel passing on a branch's failure), without the state prefix that an
+    AslRuntimeError's cause gets."""
+
+    def __init__(self, error: str | None, cause: str | None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.cause = cause
+
+
 def error_output(error: str | None, cause: str | None) -> dict[str, Any]:
     """The {"Error", "Cause"} object a Catch (or a tolerated Map iteration) passes on."""
     out: dict[str, Any] = {}

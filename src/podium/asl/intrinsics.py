@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from podium.asl.entropy import generator
 from podium.asl.errors import STATES_INTRINSIC_FAILURE, AslRuntimeError
 from podium.asl.jsonpath import JsonPath, compile_path, to_json_text
 from podium.errors import ValidationError
@@ -337,7 +338,7 @@ def _f_math_random(call: _Call, args: list[Any], rng: random.Random | None) -> A
     if len(args) == 3:
         seed = _want_int(name, "the seed", args[2])
         return random.Random(seed).randrange(start, end)
-    return (rng or random).randrange(start, end)
+    return (rng or generator()).randrange(start, end)
 
 
 def _f_math_add(call: _Call, args: list[Any], rng: random.Random | None) -> Any:
@@ -365,9 +366,7 @@ def _f_string_split(call: _Call, args: list[Any], rng: random.Random | None) -> 
 
 
 def _f_uuid(call: _Call, args: list[Any], rng: random.Random | None) -> Any:
-    if rng is None:
-        return str(uuid.uuid4())
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return str(uuid.UUID(int=(rng or generator()).getrandbits(128), version=4))
 
 
 # name -> (function, minimum args, maximum args or None for any)

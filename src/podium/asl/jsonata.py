@@ -40,7 +40,6 @@ import json
 import math
 import random
 import re
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ import jsonata as _jsonata_lib
 from jsonata.functions import Functions as _Functions
 from jsonata.utils import Utils as _Utils
 
+from podium.asl.entropy import generator
 from podium.asl.errors import STATES_QUERY_EVALUATION_ERROR, AslRuntimeError
 from podium.asl.intrinsics import HASH_ALGORITHMS, hash_text, inclusive_range, partition
 from podium.asl.jsonpath import json_type_name, to_json_text
@@ -194,16 +194,14 @@ def _make_random(rng: random.Random | None) -> Callable[..., Any]:
         seed = _arg(seed)
         if seed is not None:
             return random.Random(seed if isinstance(seed, (int, float, str)) else to_json_text(seed)).random()
-        return (rng or random).random()
+        return (rng or generator()).random()
 
     return _fn_random
 
 
 def _make_uuid(rng: random.Random | None) -> Callable[..., Any]:
     def _fn_uuid() -> Any:
-        if rng is None:
-            return str(uuid.uuid4())
-        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        return str(uuid.UUID(int=(rng or generator()).getrandbits(128), version=4))
 
     return _fn_uuid
 
@@ -233,26 +231,39 @@ def _bind_clock(bindings: dict[str, Any], states: Mapping[str, Any]) -> None:
 
 # The library has no usable per-evaluation bound (its Timebox starts its clock at compile
 # time), tail calls loop forever, and importing it raises the process's recursion limit to
-# 10,000. Every library evaluation therefore runs with its own depth and time budget, bound
+# 10,000. Every library evaluation therefore runs with its own depth and step budget, bound
 # through the library's evaluate entry/exit hooks; the depth budget stays well under what
-# that recursion limit allows (about two Python frames per level).
+# that recursion limit allows (about two Python frames per level). The step budget stands in
+# for JSONata's evaluation timeout: counting steps instead of reading a clock keeps the step
+# function deterministic (the same expression on the same data always stops at the same
+# point), and a million steps take a few seconds.
 _MAX_DEPTH = 3000  # about 1,000 levels of non-tail recursion, well inside the C stack
-_MAX_SECONDS = 5.0
+_MAX_STEPS = 1_000_000
+
+
+class _StepBudgetExceeded(Exception):
+    """JSONata's D1012 (evaluation timeout), counted in evaluation steps."""
+
+    error = "D1012"
+
+    def __init__(self) -> None:
+        super().__init__(f"Evaluation stopped after {_MAX_STEPS} steps. Check for infinite loop")
 
 
 class _Budget:
-    __slots__ = ("deadline", "depth")
+    __slots__ = ("depth", "steps")
 
     def __init__(self) -> None:
         self.depth = 0
-        self.deadline = time.monotonic() + _MAX_SECONDS
+        self.steps = 0
 
     def enter(self, expr: Any, data: Any, env: Any) -> None:
         self.depth += 1
         if self.depth > _MAX_DEPTH:
             raise _jsonata_lib.JException("D1011", -1)
-        if time.monotonic() > self.deadline:
-            raise _jsonata_lib.JException("D1012", -1, int(_MAX_SECONDS * 1000))
+        self.steps += 1
+        if self.steps > _MAX_STEPS:
+            raise _StepBudgetExceeded()
 
     def leave(self, expr: Any, data: Any, env: Any, result: Any) -> None:
         self.depth -= 1

@@ -10,6 +10,7 @@ except a bad definition (`podium.errors.ValidationError`).
 from __future__ import annotations
 
 import heapq
+import random
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -96,9 +97,13 @@ def execute(
     resources: Mapping[str, Callable[[Any], Any]] | None = None,
     clock: Clock | None = None,
     name: str = "run",
-    seed: int = 0,
+    seed: int | None = None,
 ) -> Execution:
-    """Run `definition` on `input` and return the finished execution."""
+    """Run `definition` on `input` and return the finished execution. `seed` fixes the
+    retry jitter and the random functions (States.UUID, $random(), ...); by default each
+    execution gets a fresh one."""
+    if seed is None:
+        seed = random.getrandbits(31)
     machine = definition if isinstance(definition, StateMachine) else compile_definition(definition)
     clock = clock or VirtualClock()
     functions = functions or {}

@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# A frame's phase within its current state.
 ENTER, EXEC, TASK, TASK_DONE, WAITING, CHILDREN = range(6)
+
+# What a state handler returns: the frame moved on (keep running it), it waits for a task or
+# timer, or it ended (succeeded, failed or was caught elsewhere).
+CONTINUE, BLOCK, DONE = 0, 1, 2
 
 
 class Frame:
@@ -18,7 +23,7 @@ class Frame:
     __slots__ = (
         "fid", "parent", "index", "program", "state", "input", "phase", "entered_event",
         "entered_time", "last_event", "retry_counts", "retry_count", "vars", "task",
-        "result", "work", "isolated", "log", "events", "_scope",
+        "result", "work", "isolated", "log", "events", "size", "_scope",
     )
 
     def __init__(self, fid: int, parent: int | None, index: int, program: int, state: str, data: Any) -> None:
@@ -44,6 +49,8 @@ class Frame:
         # `events` that frame's last event id.
         self.log = -1
         self.events = 0
+        # An upper bound of the UTF-8 JSON size of `input` (-1: not known yet); see podium.asl.limits.
+        self.size = -1
         self._scope: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -54,7 +61,8 @@ class Frame:
         f = cls(doc["fid"], doc["parent"], doc["index"], doc["program"], doc["state"], doc["input"])
         for k in cls.__slots__:
             if k != "_scope":
-                setattr(f, k, doc[k])
+                # `size` is absent from run states saved before it existed.
+                setattr(f, k, doc[k] if k != "size" else doc.get(k, -1))
         if f.work is not None and "children" in f.work:
             # JSON object keys are strings; child results are keyed by index.
             f.work["children"] = {int(k): v for k, v in f.work["children"].items()}

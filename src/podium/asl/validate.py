@@ -5,19 +5,20 @@
                                        # `.details` = [problem.to_dict(), ...]
 
 It rejects what AWS's ValidateStateMachineDefinition rejects: missing or unknown StartAt and
-Next targets, unreachable states, a States object without any terminal state (AWS's
-MISSING_END_STATE), fields a state type does not allow (or unknown ones), missing required
-fields, wrong value types and documented ranges, bad JSONPath / reference paths / intrinsic
-functions / JSONata, States.ALL misuse, malformed choice rules, and fields of the other query
-language. Parallel branches and Map processors are validated recursively; each problem carries
-the JSON pointer of its field.
+Next targets, unreachable states (AWS reports MISSING_TRANSITION_TARGET 'State "X" is not
+reachable'), a state name used twice anywhere in the machine (AWS: DUPLICATE_STATE_NAME), a
+States object without any terminal state (AWS's MISSING_END_STATE), fields a state type does
+not allow (or unknown ones), missing required fields, wrong value types and documented
+ranges, bad JSONPath / reference paths / intrinsic functions / JSONata, States.ALL misuse,
+malformed choice rules, and fields of the other query language. Parallel branches and Map
+processors are validated recursively; each problem carries the JSON pointer of its field.
 
 Where AWS's behaviour is not documented the validator accepts: a definition AWS would reject
 fails later at run time at worst, while a valid definition rejected here could never run.
-So it does not check state names for uniqueness across branches, loops without an exit
-(only a scope with no terminal state at all), HeartbeatSeconds against TimeoutSeconds,
-ItemReader/ResultWriter on an inline Map, or the exact shape of timestamp literals; and an
-integer field accepts a JSON number with no fraction (5.0), as JSON Schema's "integer" does.
+So it does not check loops without an exit (only a scope with no terminal state at all),
+HeartbeatSeconds against TimeoutSeconds, ItemReader/ResultWriter on an inline Map, or the
+exact shape of timestamp literals; and an integer field accepts a JSON number with no
+fraction (5.0), as JSON Schema's "integer" does.
 
 Expression syntax is checked with the compilers the runtime uses (`compile_path`,
 `compile_intrinsic`, `compile_jsonata`), so validate() and compile agree on what parses.
@@ -192,6 +193,9 @@ class _Validator:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        # Every state name seen so far, machine-wide (branches and Map processors included),
+        # with the location of its first use.
+        self.names: dict[str, str] = {}
 
     def add(self, code: str, location: str, message: str) -> None:
         self.problems.append(Problem(code, location, message))
@@ -280,8 +284,13 @@ class _Validator:
             )
 
     def state_name(self, name: str, loc: str) -> None:
-        # Names are unique within one States object by construction (the loader rejects
-        # duplicate keys); reuse across branches is not rejected (AWS's rule is undocumented).
+        # The ASL specification: "state names MUST be unique within the scope of the whole
+        # state machine", and AWS reports DUPLICATE_STATE_NAME. Within one States object the
+        # loader already rejects duplicate keys; here a name reused in another Parallel branch,
+        # Map processor or the top level is caught.
+        first = self.names.setdefault(name, loc)
+        if first != loc:
+            self.add("DUPLICATE_STATE_NAME", loc, f"the state name '{name}' is already used at {first}; state names must be unique in the whole state machine, Parallel branches and Map processors included")
         if not name or len(name) > MAX_STATE_NAME:
             self.add("INVALID_STATE_NAME", loc, f"a state name must have 1 to {MAX_STATE_NAME} characters; '{name[:20]}…' has {len(name)}")
 

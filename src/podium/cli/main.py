@@ -51,6 +51,8 @@ app = typer.Typer(
         "Start with `podium init` in a project folder, then `podium doctor`."
     ),
     no_args_is_help=True,
+    # Markdown joins a docstring's wrapped lines into paragraphs and shows `code` as code.
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     add_completion=False,
 )

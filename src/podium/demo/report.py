@@ -81,9 +81,16 @@ def bar_chart(title: str, labels: list[str], groups: dict[str, list[float]], log
                          f'fill="{colour}"><title>{html.escape(labels[i])}: {value:,.0f}</title></rect>')
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - PAD - h - 3:.1f}" font-size="9" '
                          f'text-anchor="middle">{value:,.0f}</text>')
+    chars = max(8, int(slot / 5.6))  # what fits under one bar group at font-size 10
     for i, label in enumerate(labels):
-        parts.append(f'<text x="{PAD + i * slot + slot / 2:.1f}" y="{HEIGHT - PAD + 14}" font-size="10" '
-                     f'text-anchor="middle">{html.escape(label[:28])}</text>')
+        x = PAD + i * slot + slot / 2
+        lines = [label[k:k + chars] for k in range(0, len(label), chars)]
+        if len(lines) > 2:
+            lines = [lines[0], lines[1][:-1] + "…"]
+        spans = "".join(f'<tspan x="{x:.1f}" dy="{0 if n == 0 else 11}">{html.escape(line)}</tspan>'
+                        for n, line in enumerate(lines))
+        parts.append(f'<text y="{HEIGHT - PAD + 14}" font-size="10" text-anchor="middle">'
+                     f'<title>{html.escape(label)}</title>{spans}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -141,7 +148,7 @@ def write_report(run: DemoRun) -> Path:
     curves = {f"night {i + 1}": [(float(p["step"]), float(p["value"])) for p in t["curve"].get("validation:auc", [])]
               for i, t in enumerate(facts.get("training") or [])}
     curve = line_chart("Validation AUC while training (per logged iteration)", curves, "logged step", "AUC")
-    traffic = line_chart("Traffic shift during the canary (share of requests per endpoint config)",
+    traffic = line_chart("Canary: share of requests per endpoint config",
                          traffic_series(facts.get("traffic") or []), "seconds since traffic started", "share")
     stages = [s.to_dict() for s in run.stages.values()]
     predictions = facts.get("predictions") or []

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from podium.demo.run import STATE_STAGE, WORKFLOW_STAGES, DemoRun
+from podium.demo.run import BRANCH_STATES, STATE_STAGE, WORKFLOW_STAGES, DemoRun
 
 
 def summarise(run: DemoRun) -> None:
@@ -34,8 +34,24 @@ def summarise(run: DemoRun) -> None:
                           f"{night['error']}: {(night['cause'] or '')[:400]}")
             elif stage not in run.stages:
                 run.stage(stage, "failed", "no night reached this stage")
+        _stage_seconds(run)
     finally:
         store.dispose()
+
+
+def _stage_seconds(run: DemoRun) -> None:
+    """The workflow stages ran inside the executions: their time is that of their top-level
+    states (branch states run inside BuildFeatures/BuildTrainingSets, so they are not added)."""
+    totals: Counter[str] = Counter()
+    for night in run.nights:
+        for name, seconds in night["states"]:
+            if name in STATE_STAGE and name not in BRANCH_STATES:
+                totals[STATE_STAGE[name]] += seconds
+    for stage, seconds in totals.items():
+        if stage in run.stages and not run.stages[stage].seconds:
+            run.stages[stage].seconds = seconds
+    if "orchestration" in run.stages:
+        run.stages["orchestration"].seconds = sum(n["seconds"] for n in run.nights)
 
 
 def _orchestration(run: DemoRun) -> None:
