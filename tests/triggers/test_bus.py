@@ -147,6 +147,14 @@ def test_failing_target_ends_in_the_dead_letter_table(any_store):
     assert letter.reason == "retries-exhausted" and letter.origin_name == "r"
     assert json.loads(letter.payload) == {"n": 1} and "stream unavailable" in letter.error
     assert bus.pending_deliveries() == 0
+    (delivery,) = bus.deliveries(origin_name="r")
+    assert (delivery["status"], delivery["attempts"], delivery["target"]) == ("dead", 4, "broken")
+    assert "stream unavailable" in delivery["last_error"] and bus.deliveries(status="pending") == []
+    with pytest.raises(ValidationError, match="status"):
+        bus.deliveries(status="lost")
+    (listed,) = bus.dead_letters(origin_name="r")
+    assert (listed["payload"], listed["reason"], listed["attempts"]) == ({"n": 1}, "retries-exhausted", 4)
+    assert bus.dead_letters(origin_name="other") == []
 
 
 def test_archive_and_replay_a_time_range(any_store):
@@ -167,7 +175,26 @@ def test_archive_and_replay_a_time_range(any_store):
     assert {payload["replay-name"] for _, payload in delivered} == {"fix-1"}
     with pytest.raises(ConflictError, match="already run"):
         bus.replay("fix-1", datetime(2026, 1, 5, 9, tzinfo=UTC), datetime(2026, 1, 5, 11, tzinfo=UTC), now=T0)
-    assert bus.replay("fix-2", datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 6, tzinfo=UTC), rules=["nope"]) == 0
+    with pytest.raises(NotFoundError, match="nope"):
+        bus.replay("fix-2", datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 6, tzinfo=UTC), rules=["nope"])
+    # A replay that matches nothing is still recorded, so its name cannot run again.
+    assert bus.replay("empty", datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC), now=T0) == 0
+    with pytest.raises(ConflictError):
+        bus.replay("empty", datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 6, tzinfo=UTC), now=T0)
+    with pytest.raises(ValidationError, match="after start"):
+        bus.replay("backwards", datetime(2026, 1, 6, tzinfo=UTC), datetime(2026, 1, 5, tzinfo=UTC))
+    replays = {r["name"]: r for r in bus.replays()}
+    assert set(replays) == {"fix-1", "empty"}
+    assert (replays["fix-1"]["events"], replays["fix-1"]["deliveries"]) == (2, 2)
+    assert replays["fix-1"]["start"] == "2026-01-05T09:00:00+00:00" and replays["empty"]["events"] == 0
+
+
+def test_archive_retention_purges_old_events_only(bus):
+    for day in (3, 4, 5):
+        bus.put_events([{**FILE_EVENT, "time": f"2026-01-{day:02d}T12:00:00Z"}], now=T0)
+    assert bus.purge_archive(datetime(2026, 1, 5, tzinfo=UTC)) == 2
+    assert [e["time"] for e in bus.events()] == ["2026-01-05T12:00:00Z"]
+    assert bus.purge_archive(datetime(2026, 1, 5, tzinfo=UTC)) == 0
 
 
 def test_test_event_pattern():
@@ -175,3 +202,30 @@ def test_test_event_pattern():
     assert not test_event_pattern({"source": ["podium.engine"]}, FILE_EVENT)
     with pytest.raises(ValidationError):
         test_event_pattern({"source": "podium.lake"}, FILE_EVENT)
+
+
+def test_a_dead_letter_target_receives_the_failure(any_store):
+    targets = TargetRegistry()
+    targets.register("dlq", RecordTarget(any_store, "dlq"))
+
+    def broken(payload):
+        raise TimeoutError("endpoint did not answer")
+
+    targets.register("broken", broken)
+    bus = EventBus(any_store, targets)
+    bus.put_rule("r", {"source": ["podium.lake"]}, [
+        {"id": "t", "target": "broken", "max_retry_attempts": 1, "input_path": "$.detail.key",
+         "dead_letter": "dlq"},
+    ])
+    assert bus.get_rule("r").targets[0].to_dict()["dead_letter"] == "dlq"
+    bus.put_events([FILE_EVENT], now=T0)
+    for second in range(0, 30, 5):
+        bus.dispatch(T0 + timedelta(seconds=second))
+    ((key, message),) = recorded(any_store, "dlq")
+    assert key.startswith("dead-letter:rule:r:t:")
+    assert message["payload"] == "sales/2026-01-05.parquet"
+    assert (message["reason"], message["attempts"], message["target"]) == ("retries-exhausted", 2, "broken")
+    assert "endpoint did not answer" in message["error"] and message["origin_name"] == "r"
+    assert len(bus.dead_letters()) == 1  # the table has it too
+    with pytest.raises(ValidationError, match="dead_letter"):
+        bus.put_rule("bad", {"source": ["x"]}, [{"id": "t", "target": "rec", "dead_letter": ""}])

@@ -101,3 +101,86 @@ def test_watch_commands(tmp_path: Path, podium) -> None:
     assert podium(tmp_path, "events", "unwatch", "landing").returncode == 0
     missing = podium(tmp_path, "events", "unwatch", "landing")
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_schedule_groups_and_per_command_json(tmp_path: Path, podium) -> None:
+    made = podium(tmp_path, "schedule", "group", "create", "ml-nightly", "--description", "retrain", "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["arn"].endswith(":schedule-group/ml-nightly")
+    (tmp_path / "input.json").write_text('{"run": "<aws.scheduler.scheduled-time>"}')
+    created = podium(tmp_path, "schedule", "create", "train", "at(2030-01-01T02:00:00)", "--target", "t",
+                     "--group", "ml-nightly", "--action-after-completion", "delete", "--input", "@input.json",
+                     "--dead-letter", "stream:failures", "--json")
+    assert created.returncode == 0, created.stderr
+    data = json.loads(created.stdout)
+    assert (data["group"], data["action_after_completion"], data["dead_letter"]) == (
+        "ml-nightly", "DELETE", "stream:failures")
+    assert data["input"] == {"run": "<aws.scheduler.scheduled-time>"}
+    groups = json.loads(podium(tmp_path, "schedule", "group", "list", "--json").stdout)
+    assert {g["name"]: g["schedules"] for g in groups} == {"default": 0, "ml-nightly": 1}
+    described = json.loads(podium(tmp_path, "schedule", "group", "describe", "ml-nightly", "--json").stdout)
+    assert described["schedule_names"] == ["train"]
+    in_group = json.loads(podium(tmp_path, "schedule", "list", "-g", "ml-nightly", "--json").stdout)
+    assert [s["name"] for s in in_group] == ["train"]
+    assert json.loads(podium(tmp_path, "schedule", "list", "-g", "default", "--json").stdout) == []
+    assert json.loads(podium(tmp_path, "schedule", "fires", "train", "-g", "ml-nightly", "--json").stdout) == []
+    missing = podium(tmp_path, "schedule", "describe", "train")  # not in the default group
+    assert missing.returncode == 1 and "does not exist in group 'default'" in missing.stderr
+    table = podium(tmp_path, "schedule", "list")
+    assert "ml-nightly" in table.stdout and "train" in table.stdout
+    updated = podium(tmp_path, "schedule", "update", "train", "-g", "ml-nightly", "--expression",
+                     "cron(0 3 * * ? *)", "--dead-letter", "", "--json")
+    assert updated.returncode == 0, updated.stderr
+    data = json.loads(updated.stdout)
+    assert (data["expression"], data["dead_letter"], data["action_after_completion"]) == (
+        "cron(0 3 * * ? *)", None, "DELETE")
+    nothing = podium(tmp_path, "schedule", "update", "train", "-g", "ml-nightly")
+    assert nothing.returncode == 1 and "nothing to update" in nothing.stderr
+    deleted = json.loads(podium(tmp_path, "schedule", "group", "delete", "ml-nightly", "--json").stdout)
+    assert deleted == {"deleted": "ml-nightly", "schedules_deleted": 1}
+    assert json.loads(podium(tmp_path, "--json", "schedule", "list").stdout) == []
+    refused = podium(tmp_path, "schedule", "group", "delete", "default")
+    assert refused.returncode == 1 and "cannot be deleted" in refused.stderr
+
+
+def test_rule_state_archive_replay_and_dead_letters(tmp_path: Path, podium) -> None:
+    podium(tmp_path, "events", "put-rule", "files", "--pattern", '{"source": ["podium.lake"]}',
+           "--targets", '[{"id": "t", "target": "ingest", "max_retry_attempts": 0}]')
+    described = json.loads(podium(tmp_path, "events", "describe-rule", "files", "--json").stdout)
+    assert described["targets"][0]["max_retry_attempts"] == 0
+    assert json.loads(podium(tmp_path, "events", "disable-rule", "files", "--json").stdout)["state"] == "DISABLED"
+    assert json.loads(podium(tmp_path, "events", "enable-rule", "files", "--json").stdout)["state"] == "ENABLED"
+    for day in ("04", "05"):
+        put = podium(tmp_path, "events", "put", "--source", "podium.lake", "--detail-type", "Object Created",
+                     "--detail", '{"key": "a.csv"}', "--time", f"2026-01-{day}T10:00:00Z", "--json")
+        assert put.returncode == 0, put.stderr
+    archived = json.loads(podium(tmp_path, "events", "archive", "--start", "2026-01-05T00:00:00Z",
+                                 "--source", "podium.lake", "--json").stdout)
+    assert [e["time"] for e in archived] == ["2026-01-05T10:00:00Z"]
+    replayed = podium(tmp_path, "events", "replay", "fix-1", "--start", "2026-01-04T00:00:00Z",
+                      "--end", "2026-01-06T00:00:00Z", "--rule", "files", "--json")
+    assert replayed.returncode == 0, replayed.stderr
+    assert json.loads(replayed.stdout) == {"name": "fix-1", "deliveries": 2}
+    again = podium(tmp_path, "events", "replay", "fix-1", "--start", "2026-01-04T00:00:00Z",
+                   "--end", "2026-01-06T00:00:00Z")
+    assert again.returncode == 1 and "already run" in again.stderr
+    (listed,) = json.loads(podium(tmp_path, "events", "replays", "--json").stdout)
+    assert (listed["name"], listed["events"], listed["rules"]) == ("fix-1", 2, ["files"])
+    # Nothing is registered as "ingest" in this process: delivering dead-letters it at once.
+    from podium.config import load_settings
+    from podium.store import open_store
+    from podium.triggers.bus import EventBus
+
+    store = open_store(load_settings(tmp_path))
+    try:
+        EventBus(store).dispatch()
+    finally:
+        store.dispose()
+    dead = json.loads(podium(tmp_path, "events", "deliveries", "--status", "dead", "--json").stdout)
+    assert len(dead) == 4 and {d["origin_name"] for d in dead} == {"files"}
+    letters = json.loads(podium(tmp_path, "events", "dead-letters", "--origin", "files", "--json").stdout)
+    assert len(letters) == 4 and {d["reason"] for d in letters} == {"target-not-found"}
+    assert "target-not-found" in podium(tmp_path, "events", "dead-letters").stdout
+    purged = json.loads(podium(tmp_path, "events", "purge-archive", "--before", "2026-01-05T00:00:00Z",
+                               "--json").stdout)
+    assert purged == {"purged": 1}

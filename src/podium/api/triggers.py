@@ -1,4 +1,5 @@
-"""HTTP routes of podium.triggers: /schedules (EventBridge Scheduler) and /events (the bus).
+"""HTTP routes of podium.triggers: /schedules and /schedule-groups (EventBridge Scheduler) and
+/events (the bus). A schedule outside the `default` group is addressed with `?group=NAME`.
 
 The routes define and inspect; firing and delivery are done by the server's scheduler
 loop, which holds the registered targets (`context.services["triggers.targets"]`).
@@ -49,6 +50,7 @@ class ScheduleRequest(BaseModel):
     name: str
     expression: str
     target: str
+    group: str = "default"
     input: Any = None
     timezone: str = "UTC"
     start: datetime | None = None
@@ -57,8 +59,34 @@ class ScheduleRequest(BaseModel):
     missed_fire_policy: str = "once"
     max_retry_attempts: int = 185
     max_event_age_seconds: int = 86_400
+    action_after_completion: str = "NONE"
+    dead_letter: str | None = None
     description: str = ""
     enabled: bool = True
+
+
+class ScheduleUpdateRequest(BaseModel):
+    """Only the fields sent are changed."""
+
+    expression: str | None = None
+    target: str | None = None
+    input: Any = None
+    timezone: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    flexible_window_minutes: int | None = None
+    missed_fire_policy: str | None = None
+    max_retry_attempts: int | None = None
+    max_event_age_seconds: int | None = None
+    action_after_completion: str | None = None
+    dead_letter: str | None = None
+    description: str | None = None
+    enabled: bool | None = None
+
+
+class ScheduleGroupRequest(BaseModel):
+    name: str
+    description: str = ""
 
 
 class PutEventsRequest(BaseModel):
@@ -89,9 +117,31 @@ class ReplayRequest(BaseModel):
     rules: list[str] | None = None
 
 
-@router.get("/schedules", summary="List schedules")
-def list_schedules(context: AppContext = Depends(get_context)) -> list[dict[str, Any]]:
-    return [s.to_dict() for s in _scheduler(context).list_schedules()]
+@router.get("/schedule-groups", summary="List schedule groups")
+def list_groups(context: AppContext = Depends(get_context)) -> list[dict[str, Any]]:
+    return [g.to_dict() for g in _scheduler(context).list_groups()]
+
+
+@router.post("/schedule-groups", status_code=201, summary="Create a schedule group")
+def create_group(body: ScheduleGroupRequest, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return _scheduler(context).create_group(body.name, description=body.description).to_dict()
+
+
+@router.get("/schedule-groups/{name}", summary="A schedule group")
+def get_group(name: str, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return _scheduler(context).get_group(name).to_dict()
+
+
+@router.delete("/schedule-groups/{name}", summary="Delete a schedule group and all its schedules")
+def delete_group(name: str, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return {"deleted": name, "schedules_deleted": _scheduler(context).delete_group(name)}
+
+
+@router.get("/schedules", summary="List schedules (all, or of one group)")
+def list_schedules(
+    group: str | None = None, context: AppContext = Depends(get_context)
+) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in _scheduler(context).list_schedules(group=group)]
 
 
 @router.post("/schedules", status_code=201, summary="Create a schedule (cron, rate or at)")
@@ -99,48 +149,79 @@ def create_schedule(body: ScheduleRequest, context: AppContext = Depends(get_con
     from podium.triggers.retry import RetryPolicy
 
     schedule = _scheduler(context).create(
-        body.name, body.expression, body.target, input=body.input, timezone=body.timezone,
-        start=body.start, end=body.end, flexible_window_minutes=body.flexible_window_minutes,
+        body.name, body.expression, body.target, group=body.group, input=body.input,
+        timezone=body.timezone, start=body.start, end=body.end,
+        flexible_window_minutes=body.flexible_window_minutes,
         missed_fire_policy=body.missed_fire_policy,
         retry_policy=RetryPolicy(body.max_retry_attempts, body.max_event_age_seconds),
+        action_after_completion=body.action_after_completion, dead_letter=body.dead_letter,
         description=body.description, enabled=body.enabled,
     )
     return schedule.to_dict()
 
 
 @router.get("/schedules/{name}", summary="A schedule")
-def get_schedule(name: str, context: AppContext = Depends(get_context)) -> dict[str, Any]:
-    return _scheduler(context).get(name).to_dict()
+def get_schedule(
+    name: str, group: str = "default", context: AppContext = Depends(get_context)
+) -> dict[str, Any]:
+    return _scheduler(context).get(name, group=group).to_dict()
+
+
+@router.patch("/schedules/{name}", summary="Change some fields of a schedule")
+def update_schedule(
+    name: str, body: ScheduleUpdateRequest, group: str = "default",
+    context: AppContext = Depends(get_context),
+) -> dict[str, Any]:
+    from podium.triggers.retry import RetryPolicy
+
+    scheduler = _scheduler(context)
+    changes = body.model_dump(exclude_unset=True)
+    attempts = changes.pop("max_retry_attempts", None)
+    age = changes.pop("max_event_age_seconds", None)
+    if attempts is not None or age is not None:
+        current = scheduler.get(name, group=group).retry_policy
+        changes["retry_policy"] = RetryPolicy(
+            attempts if attempts is not None else current.max_retry_attempts,
+            age if age is not None else current.max_event_age_seconds,
+        )
+    return scheduler.update(name, group=group, **changes).to_dict()
 
 
 @router.delete("/schedules/{name}", status_code=204, summary="Delete a schedule")
-def delete_schedule(name: str, context: AppContext = Depends(get_context)) -> None:
-    _scheduler(context).delete(name)
+def delete_schedule(name: str, group: str = "default", context: AppContext = Depends(get_context)) -> None:
+    _scheduler(context).delete(name, group=group)
 
 
 @router.post("/schedules/{name}/pause", summary="Pause a schedule")
-def pause_schedule(name: str, context: AppContext = Depends(get_context)) -> dict[str, Any]:
-    return _scheduler(context).pause(name).to_dict()
+def pause_schedule(
+    name: str, group: str = "default", context: AppContext = Depends(get_context)
+) -> dict[str, Any]:
+    return _scheduler(context).pause(name, group=group).to_dict()
 
 
 @router.post("/schedules/{name}/resume", summary="Resume a schedule from its next time")
-def resume_schedule(name: str, context: AppContext = Depends(get_context)) -> dict[str, Any]:
-    return _scheduler(context).resume(name).to_dict()
+def resume_schedule(
+    name: str, group: str = "default", context: AppContext = Depends(get_context)
+) -> dict[str, Any]:
+    return _scheduler(context).resume(name, group=group).to_dict()
 
 
 @router.get("/schedules/{name}/next", summary="Upcoming fire times (UTC)")
 def next_fires(
-    name: str, count: int = 10, after: datetime | None = None,
+    name: str, count: int = 10, after: datetime | None = None, group: str = "default",
     context: AppContext = Depends(get_context),
 ) -> list[str]:
     moment = after or datetime.now(UTC)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return [f.isoformat() for f in _scheduler(context).upcoming(name, min(count, 1000), after=moment)]
+    upcoming = _scheduler(context).upcoming(name, min(count, 1000), group=group, after=moment)
+    return [f.isoformat() for f in upcoming]
 
 
 @router.get("/schedules/{name}/fires", summary="Recent fire records with lateness")
-def fires(name: str, limit: int = 100, context: AppContext = Depends(get_context)) -> list[dict[str, Any]]:
+def fires(
+    name: str, limit: int = 100, group: str = "default", context: AppContext = Depends(get_context)
+) -> list[dict[str, Any]]:
     return [
         {
             "scheduled_time": f.scheduled_time.isoformat(),
@@ -151,7 +232,7 @@ def fires(name: str, limit: int = 100, context: AppContext = Depends(get_context
             "missed": f.missed,
             "error": f.error,
         }
-        for f in _scheduler(context).fires(name, limit=limit)
+        for f in _scheduler(context).fires(name, group=group, limit=limit)
     ]
 
 
@@ -163,9 +244,29 @@ def put_events(body: PutEventsRequest, context: AppContext = Depends(get_context
 @router.get("/events", summary="Archived events in a time range")
 def archived_events(
     start: datetime | None = None, end: datetime | None = None, limit: int = 100,
+    source: str | None = None, context: AppContext = Depends(get_context),
+) -> list[dict[str, Any]]:
+    return _bus(context).events(start, end, limit=min(limit, 10_000), source=source)
+
+
+@router.delete("/events", summary="Purge archived events older than `before` (retention)")
+def purge_events(before: datetime, context: AppContext = Depends(get_context)) -> dict[str, int]:
+    return {"purged": _bus(context).purge_archive(before)}
+
+
+@router.get("/events/deliveries", summary="Deliveries to targets with status and attempts")
+def deliveries(
+    status: str | None = None, origin: str | None = None, limit: int = 100,
     context: AppContext = Depends(get_context),
 ) -> list[dict[str, Any]]:
-    return _bus(context).events(start, end, limit=min(limit, 10_000))
+    return _bus(context).deliveries(status=status, origin_name=origin, limit=min(limit, 10_000))
+
+
+@router.get("/events/dead-letters", summary="Deliveries that failed for good, with the reason")
+def dead_letters(
+    origin: str | None = None, limit: int = 100, context: AppContext = Depends(get_context)
+) -> list[dict[str, Any]]:
+    return _bus(context).dead_letters(origin_name=origin, limit=min(limit, 10_000))
 
 
 @router.get("/events/rules", summary="List rules")
@@ -191,6 +292,16 @@ def delete_rule(name: str, context: AppContext = Depends(get_context)) -> None:
     _bus(context).delete_rule(name)
 
 
+@router.post("/events/rules/{name}/enable", summary="Enable a rule")
+def enable_rule(name: str, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return _bus(context).set_rule_state(name, True).to_dict()
+
+
+@router.post("/events/rules/{name}/disable", summary="Disable a rule")
+def disable_rule(name: str, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return _bus(context).set_rule_state(name, False).to_dict()
+
+
 @router.post("/events/test-pattern", summary="Does an event match a pattern? (TestEventPattern)")
 def test_pattern(body: PatternTestRequest) -> dict[str, bool]:
     from podium.triggers.bus import test_event_pattern
@@ -202,6 +313,11 @@ def test_pattern(body: PatternTestRequest) -> dict[str, bool]:
 def replay(body: ReplayRequest, context: AppContext = Depends(get_context)) -> dict[str, Any]:
     queued = _bus(context).replay(body.name, body.start, body.end, rules=body.rules)
     return {"name": body.name, "deliveries": queued}
+
+
+@router.get("/events/replays", summary="Replays run so far")
+def list_replays(context: AppContext = Depends(get_context)) -> list[dict[str, Any]]:
+    return _bus(context).replays()
 
 
 @router.get("/events/watches", summary="Watched folders")

@@ -24,7 +24,13 @@ from sqlalchemy.exc import IntegrityError
 
 from podium.errors import ConflictError, NotFoundError, ValidationError
 from podium.store import Store
-from podium.store.tables.triggers import triggers_deliveries, triggers_events, triggers_rules
+from podium.store.tables.triggers import (
+    triggers_dead_letters,
+    triggers_deliveries,
+    triggers_events,
+    triggers_replays,
+    triggers_rules,
+)
 from podium.triggers.delivery import DeliveryRequest, Dispatcher, DispatchReport, enqueue
 from podium.triggers.patterns import EventPattern, PatternSet, compile_pattern
 from podium.triggers.retry import RetryPolicy
@@ -36,6 +42,7 @@ ACCOUNT = "000000000000"
 REGION = "local"
 MAX_ENTRIES = 10  # per put_events call, as in EventBridge
 MAX_TARGETS = 5
+DELIVERY_STATUSES = ("pending", "running", "succeeded", "dead")
 _NAME_RE = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
 
 
@@ -45,6 +52,7 @@ class RuleTarget:
     target: str  # a name in the TargetRegistry
     input: TargetInput = field(default_factory=TargetInput)
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    dead_letter: str | None = None  # target told of a delivery that failed for good
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], where: str = "target") -> RuleTarget:
@@ -57,7 +65,7 @@ class RuleTarget:
             raise ValidationError(f"{where}.target: the name of a registered target is required")
         unknown = set(spec) - {
             "id", "target", "input", "input_path", "input_transformer",
-            "max_retry_attempts", "max_event_age_seconds",
+            "max_retry_attempts", "max_event_age_seconds", "dead_letter",
         }
         if unknown:
             raise ValidationError(f"{where}: unknown keys {sorted(unknown)}")
@@ -66,7 +74,10 @@ class RuleTarget:
             spec.get("max_retry_attempts", RetryPolicy.max_retry_attempts),
             spec.get("max_event_age_seconds", RetryPolicy.max_event_age_seconds),
         )
-        return cls(target_id, target, TargetInput.create(**kwargs), retry)
+        dead_letter = spec.get("dead_letter")
+        if dead_letter is not None and (not isinstance(dead_letter, str) or not dead_letter):
+            raise ValidationError(f"{where}.dead_letter: the name of a target (e.g. stream:failures)")
+        return cls(target_id, target, TargetInput.create(**kwargs), retry, dead_letter)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +86,7 @@ class RuleTarget:
             **self.input.to_dict(),
             "max_retry_attempts": self.retry_policy.max_retry_attempts,
             "max_event_age_seconds": self.retry_policy.max_event_age_seconds,
+            **({"dead_letter": self.dead_letter} if self.dead_letter else {}),
         }
 
 
@@ -243,11 +255,19 @@ class EventBus:
         enqueue(connection, requests, ingested.timestamp())
 
     def events(
-        self, start: datetime | None = None, end: datetime | None = None, *, limit: int = 1000
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        limit: int | None = 1000,
+        source: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Archived events with `start <= time < end`, oldest first."""
+        """Archived events with `start <= time < end` (and `source`), oldest first
+        (`limit=None`: all)."""
         t = triggers_events
         query = select(t.c.document).order_by(t.c.time, t.c.id).limit(limit)
+        if source is not None:
+            query = query.where(t.c.source == source)
         if start is not None:
             query = query.where(t.c.time >= as_utc(start).timestamp())
         if end is not None:
@@ -266,24 +286,102 @@ class EventBus:
     ) -> int:
         """Send archived events with `start <= time < end` through the current rules again
         (only `rules`, if given); returns the number of deliveries queued. A replay name
-        can be used once."""
+        can be used once; the replay is recorded (`replays()`) with its deliveries, in
+        one transaction."""
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ValidationError(f"replay name {name!r} must be 1-64 letters, digits, '-', '_' or '.'")
-        only = set(rules) if rules is not None else None
+        start_utc, end_utc = as_utc(start), as_utc(end)
+        if end_utc <= start_utc:
+            raise ValidationError(
+                f"replay {name!r}: end {end_utc.isoformat()} must be after start {start_utc.isoformat()}",
+                details={"field": "end"},
+            )
+        only = sorted(set(rules)) if rules is not None else None
+        if only is not None:
+            known = {rule.name for rule in self.list_rules()}
+            missing = [rule for rule in only if rule not in known]
+            if missing:
+                raise NotFoundError(f"replay {name!r}: no such rule(s) {missing}")
         routing = self._current_routing()
         moment = as_utc(now) if now is not None else datetime.now(UTC)
         requests = []
-        for event in self.events(start, end, limit=1_000_000):
+        events = self.events(start_utc, end_utc, limit=None)
+        for event in events:
             replayed = {**event, "replay-name": name}
             for request in self._deliveries_for(routing, replayed, moment, replay=name):
                 if only is None or request.origin_name in only:
                     requests.append(request)
         try:
             with self.store.begin() as connection:
+                connection.execute(
+                    insert(triggers_replays).values(
+                        name=name,
+                        start_time=start_utc.timestamp(),
+                        end_time=end_utc.timestamp(),
+                        rules=json.dumps(only) if only is not None else None,
+                        events=len(events),
+                        deliveries=len(requests),
+                        state="COMPLETED",
+                        started_at=moment.timestamp(),
+                    )
+                )
                 enqueue(connection, requests, moment.timestamp())
         except IntegrityError:
             raise ConflictError(f"replay {name!r} has already run") from None
         return len(requests)
+
+    def replays(self) -> list[dict[str, Any]]:
+        """Every replay run so far, newest first."""
+        r = triggers_replays
+        with self.store.connect() as connection:
+            rows = connection.execute(select(r).order_by(r.c.started_at.desc(), r.c.name)).all()
+        return [
+            {
+                "name": row.name,
+                "state": row.state,
+                "start": _iso(row.start_time),
+                "end": _iso(row.end_time),
+                "rules": json.loads(row.rules) if row.rules is not None else None,
+                "events": row.events,
+                "deliveries": row.deliveries,
+                "started_at": _iso(row.started_at),
+            }
+            for row in rows
+        ]
+
+    def purge_archive(self, before: datetime) -> int:
+        """Delete archived events with `time < before` (the archive's retention); returns
+        how many went. Their deliveries, already queued, are not affected."""
+        t = triggers_events
+        with self.store.begin() as connection:
+            gone = connection.execute(delete(t).where(t.c.time < as_utc(before).timestamp()))
+        return int(gone.rowcount)
+
+    def dead_letters(
+        self, *, origin_name: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Deliveries that failed for good (rule targets and schedule fires), newest first:
+        what was sent, to which target, why it failed, after how many attempts."""
+        d = triggers_dead_letters
+        query = select(d).order_by(d.c.failed_at.desc(), d.c.id.desc()).limit(limit)
+        if origin_name is not None:
+            query = query.where(d.c.origin_name == origin_name)
+        with self.store.connect() as connection:
+            rows = connection.execute(query).all()
+        return [
+            {
+                "id": row.id,
+                "origin": row.origin,
+                "origin_name": row.origin_name,
+                "target": row.target,
+                "payload": json.loads(row.payload),
+                "reason": row.reason,
+                "error": row.error,
+                "attempts": row.attempts,
+                "failed_at": _iso(row.failed_at),
+            }
+            for row in rows
+        ]
 
     def dispatch(self, now: datetime | None = None) -> DispatchReport:
         return self.dispatcher.dispatch(as_utc(now).timestamp() if now is not None else None)
@@ -297,6 +395,41 @@ class EventBus:
                     )
                 ).all()
             )
+
+    def deliveries(
+        self, *, status: str | None = None, origin_name: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Deliveries of rule targets, schedule fires and dead letters, newest first:
+        status (pending, running, succeeded, dead), attempts, next attempt, last error."""
+        if status is not None and status not in DELIVERY_STATUSES:
+            raise ValidationError(
+                f"status must be one of {', '.join(DELIVERY_STATUSES)} (got {status!r})",
+                details={"field": "status"},
+            )
+        d = triggers_deliveries
+        query = select(d).order_by(d.c.created_at.desc(), d.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(d.c.status == status)
+        if origin_name is not None:
+            query = query.where(d.c.origin_name == origin_name)
+        with self.store.connect() as connection:
+            rows = connection.execute(query).all()
+        return [
+            {
+                "id": row.id,
+                "origin": row.origin,
+                "origin_name": row.origin_name,
+                "target": row.target,
+                "status": row.status,
+                "attempts": row.attempts,
+                "created_at": _iso(row.created_at),
+                "next_attempt_at": _iso(row.next_attempt_at) if row.status == "pending" else None,
+                "finished_at": _iso(row.finished_at) if row.finished_at is not None else None,
+                "last_error": row.last_error,
+                "idempotency_key": row.idempotency_key,
+            }
+            for row in rows
+        ]
 
     def _deliveries_for(
         self,
@@ -317,6 +450,7 @@ class EventBus:
                 ),
                 idempotency_key=f"{prefix}rule:{rule_name}:{target.id}:{event['id']}",
                 policy=target.retry_policy,
+                dead_letter=target.dead_letter,
             )
             for rule_name, target in routing.matching(event)
         ]
@@ -354,6 +488,10 @@ def _rule(row: Any) -> Rule:
         state=row.state,
         description=row.description,
     )
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 def _parse_time(text: str) -> datetime:

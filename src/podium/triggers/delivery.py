@@ -7,17 +7,22 @@ SKIP LOCKED on PostgreSQL, the single-writer lock on SQLite) under a lease, invo
 targets outside any transaction, and writes all outcomes back in one transaction. A
 process that dies mid-way leaves rows whose lease runs out; they are claimed again.
 A failed attempt is retried with the target's back-off until its retry count or maximum
-event age runs out; then the payload goes to `triggers_dead_letters` with the reason.
+event age runs out; then the payload goes to `triggers_dead_letters` with the reason and,
+when the schedule or rule target names a `dead_letter` target (EventBridge's DeadLetterConfig,
+typically `stream:NAME`), a delivery of the failure to that target is queued in the same
+transaction (origin `dead-letter`; its own failure is only recorded in the table).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Float, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from podium.errors import NotFoundError
 from podium.store import Store
@@ -43,6 +48,18 @@ class DeliveryRequest:
     idempotency_key: str
     policy: RetryPolicy
     fire_id: int | None = None
+    dead_letter: str | None = None  # target that receives the failure if it dies
+
+
+def _attempt_payload(row: Any, attempt: int) -> Any:
+    """The stored payload; a schedule's gets its per-attempt context attributes."""
+    text: str = row.payload
+    if row.origin == "schedule" and "<aws.scheduler." in text:
+        execution = hashlib.sha256(f"{row.idempotency_key}|{attempt}".encode()).hexdigest()[:16]
+        text = text.replace("<aws.scheduler.execution-id>", execution).replace(
+            "<aws.scheduler.attempt-number>", str(attempt)
+        )
+    return json.loads(text)
 
 
 @dataclass
@@ -71,6 +88,7 @@ def enqueue(connection: Connection, requests: list[DeliveryRequest], now: float)
                 "payload": json.dumps(r.payload),
                 "idempotency_key": r.idempotency_key,
                 "fire_id": r.fire_id,
+                "dead_letter": r.dead_letter,
                 "status": "pending",
                 "attempts": 0,
                 "max_retry_attempts": r.policy.max_retry_attempts,
@@ -163,7 +181,7 @@ class Dispatcher:
         except NotFoundError as exc:
             return _Outcome(row, attempt, now, "dead", "target-not-found", exc.message)
         invocation = Invocation(
-            payload=json.loads(row.payload),
+            payload=_attempt_payload(row, attempt),
             idempotency_key=row.idempotency_key,
             origin=row.origin,
             origin_name=row.origin_name,
@@ -180,6 +198,32 @@ class Dispatcher:
                 return _Outcome(row, attempt, now, "dead", "max-age-exceeded", error)
             return _Outcome(row, attempt, now, "pending", None, error, retry_at)
         return _Outcome(row, attempt, now, "succeeded")
+
+    def _forward_dead_letter(self, connection: Connection, o: _Outcome) -> None:
+        """Queue the failure to the delivery's dead-letter target: the original payload with
+        what EventBridge puts in a DLQ message's attributes."""
+        request = DeliveryRequest(
+            origin="dead-letter",
+            origin_name=o.row.origin_name,
+            target=o.row.dead_letter,
+            payload={
+                "payload": json.loads(o.row.payload),
+                "origin": o.row.origin,
+                "origin_name": o.row.origin_name,
+                "target": o.row.target,
+                "reason": o.reason,
+                "error": o.error,
+                "attempts": o.attempt,
+                "failed_at": o.at,
+            },
+            idempotency_key=f"dead-letter:{o.row.idempotency_key}",
+            policy=RetryPolicy(),
+        )
+        try:
+            with connection.begin_nested():
+                enqueue(connection, [request], o.at)
+        except IntegrityError:
+            pass  # forwarded already by a dispatcher that re-claimed this delivery
 
     def _record(self, outcomes: list[_Outcome], report: DispatchReport) -> None:
         t = triggers_deliveries
@@ -250,6 +294,9 @@ class Dispatcher:
                 )
             if dead_rows:
                 connection.execute(insert(triggers_dead_letters), dead_rows)
+            for o in outcomes:
+                if o.status == "dead" and o.row.dead_letter:
+                    self._forward_dead_letter(connection, o)
         for o in outcomes:
             if o.status == "succeeded":
                 report.succeeded += 1

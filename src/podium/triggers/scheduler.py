@@ -15,6 +15,17 @@ for; `all` fires each (up to `MAX_CATCH_UP` per tick); `skip` fires only a fire 
 still within `grace_seconds` of being due. `once` is the default because a scheduled ML
 job (a nightly retrain, an hourly ingest) wants to catch up once after an outage, not to
 run the same work N times in a row, nor to wait silently for the next period.
+
+Schedules live in schedule groups, as in EventBridge Scheduler: a schedule is named
+within its group (`default` unless said otherwise, which always exists), and deleting a
+group deletes its schedules. A schedule whose `action_after_completion` is `DELETE` is
+removed in the transaction that makes its last fire (a one-time schedule after its one
+fire, a recurring one after the last fire before its end date; without an end date a
+recurring schedule never completes). Its fire records and queued delivery stay.
+
+A schedule's input may contain EventBridge Scheduler's context attributes, replaced in
+each delivery: `<aws.scheduler.schedule-arn>`, `<aws.scheduler.scheduled-time>`,
+`<aws.scheduler.execution-id>` (one per attempt) and `<aws.scheduler.attempt-number>`.
 """
 
 from __future__ import annotations
@@ -27,12 +38,16 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from podium.errors import ConflictError, NotFoundError, ValidationError
 from podium.store import Store
-from podium.store.tables.triggers import triggers_fires, triggers_schedules
+from podium.store.tables.triggers import (
+    triggers_fires,
+    triggers_schedule_groups,
+    triggers_schedules,
+)
 from podium.triggers.delivery import DeliveryRequest, Dispatcher, DispatchReport, enqueue
 from podium.triggers.retry import RetryPolicy
 from podium.triggers.targets import TargetRegistry
@@ -40,9 +55,22 @@ from podium.triggers.timing import ScheduleTiming, as_utc
 
 MISSED_FIRE_POLICIES = ("once", "all", "skip")
 DEFAULT_MISSED_FIRE_POLICY = "once"
+ACTIONS_AFTER_COMPLETION = ("NONE", "DELETE")
+DEFAULT_GROUP = "default"
+ACCOUNT = "000000000000"
+REGION = "local"
 MAX_CATCH_UP = 1000
 _NAME_RE = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
 _EPSILON = timedelta(microseconds=1)
+_UPDATABLE = frozenset({
+    "expression", "target", "input", "timezone", "start", "end", "flexible_window_minutes",
+    "missed_fire_policy", "retry_policy", "action_after_completion", "dead_letter",
+    "description", "enabled",
+})
+_REQUIRED = frozenset({
+    "expression", "target", "timezone", "missed_fire_policy", "action_after_completion",
+    "description", "enabled",
+})
 
 
 def to_epoch(moment: datetime | float | None) -> float | None:
@@ -53,6 +81,46 @@ def to_epoch(moment: datetime | float | None) -> float | None:
 
 def to_datetime(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+def schedule_key(group: str, name: str) -> str:
+    """How deliveries, dead letters and idempotency keys name a schedule: its name in the
+    default group, `group/name` elsewhere (names cannot contain '/')."""
+    return name if group == DEFAULT_GROUP else f"{group}/{name}"
+
+
+def schedule_arn(group: str, name: str) -> str:
+    return f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{group}/{name}"
+
+
+def _check_name(value: Any, what: str) -> None:
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise ValidationError(
+            f"{what} name {value!r} must be 1-64 letters, digits, '-', '_' or '.'",
+            details={"field": "group" if what == "schedule group" else "name"},
+        )
+
+
+@dataclass(frozen=True)
+class ScheduleGroup:
+    name: str
+    description: str
+    created_at: datetime | None  # None for the built-in default group
+    schedules: int
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "arn": self.arn,
+            "state": "ACTIVE",
+            "description": self.description,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "schedules": self.schedules,
+        }
 
 
 @dataclass(frozen=True)
@@ -72,6 +140,17 @@ class Schedule:
     created_at: datetime
     next_fire_at: datetime | None
     due_at: datetime | None
+    group: str = DEFAULT_GROUP
+    action_after_completion: str = "NONE"
+    dead_letter: str | None = None
+
+    @property
+    def key(self) -> str:
+        return schedule_key(self.group, self.name)
+
+    @property
+    def arn(self) -> str:
+        return schedule_arn(self.group, self.name)
 
     @property
     def timing(self) -> ScheduleTiming:
@@ -90,6 +169,8 @@ class Schedule:
 
         return {
             "name": self.name,
+            "group": self.group,
+            "arn": self.arn,
             "expression": self.expression,
             "timezone": self.timezone,
             "start": iso(self.start),
@@ -99,8 +180,10 @@ class Schedule:
             "input": self.input,
             "state": self.state,
             "missed_fire_policy": self.missed_fire_policy,
+            "action_after_completion": self.action_after_completion,
             "max_retry_attempts": self.retry_policy.max_retry_attempts,
             "max_event_age_seconds": self.retry_policy.max_event_age_seconds,
+            "dead_letter": self.dead_letter,
             "description": self.description,
             "created_at": iso(self.created_at),
             "next_fire_at": iso(self.next_fire_at),
@@ -111,6 +194,7 @@ class Schedule:
 @dataclass(frozen=True)
 class FireRecord:
     schedule: str
+    group: str
     scheduled_time: datetime
     due_at: datetime
     claimed_at: datetime
@@ -206,6 +290,73 @@ class Scheduler:
         self.grace_seconds = grace_seconds
         self.dispatcher = dispatcher or Dispatcher(store, self.targets)
 
+    # ---- groups --------------------------------------------------------------------
+
+    def create_group(
+        self, name: str, *, description: str = "", now: datetime | None = None
+    ) -> ScheduleGroup:
+        """Create a schedule group (`default` always exists)."""
+        _check_name(name, "schedule group")
+        if name == DEFAULT_GROUP:
+            raise ConflictError(f"schedule group {name!r} already exists (it is built in)")
+        created = as_utc(now) if now is not None else datetime.now(UTC)
+        try:
+            with self.store.begin() as connection:
+                connection.execute(
+                    insert(triggers_schedule_groups).values(
+                        name=name, description=description, created_at=created.timestamp()
+                    )
+                )
+        except IntegrityError:
+            raise ConflictError(f"schedule group {name!r} already exists") from None
+        return self.get_group(name)
+
+    def get_group(self, name: str) -> ScheduleGroup:
+        groups = {g.name: g for g in self._groups(name)}
+        if name not in groups:
+            raise NotFoundError(f"schedule group {name!r} does not exist")
+        return groups[name]
+
+    def list_groups(self) -> list[ScheduleGroup]:
+        """Every group, `default` first, with how many schedules each holds."""
+        return self._groups(None)
+
+    def delete_group(self, name: str) -> int:
+        """Delete a group and every schedule in it (their fire records stay); returns how
+        many schedules went. The `default` group cannot be deleted."""
+        if name == DEFAULT_GROUP:
+            raise ValidationError(
+                "the default schedule group cannot be deleted", details={"field": "group"}
+            )
+        g, s = triggers_schedule_groups, triggers_schedules
+        with self.store.begin() as connection:
+            # The group row goes first: a concurrent create() holding it waits, then sees
+            # no group; one that committed before is seen by the schedule delete below.
+            gone = connection.execute(delete(g).where(g.c.name == name))
+            if gone.rowcount == 0:
+                raise NotFoundError(f"schedule group {name!r} does not exist")
+            removed = connection.execute(delete(s).where(s.c.group_name == name))
+        return int(removed.rowcount)
+
+    def _groups(self, only: str | None) -> list[ScheduleGroup]:
+        g, s = triggers_schedule_groups, triggers_schedules
+        counts_query = select(s.c.group_name, func.count()).group_by(s.c.group_name)
+        groups_query = select(g).order_by(g.c.name)
+        if only is not None:
+            counts_query = counts_query.where(s.c.group_name == only)
+            groups_query = groups_query.where(g.c.name == only)
+        with self.store.connect() as connection:
+            counts = {group: count for group, count in connection.execute(counts_query)}
+            rows = connection.execute(groups_query).all()
+        groups = []
+        if only in (None, DEFAULT_GROUP):
+            groups.append(ScheduleGroup(DEFAULT_GROUP, "", None, counts.get(DEFAULT_GROUP, 0)))
+        groups += [
+            ScheduleGroup(row.name, row.description, to_datetime(row.created_at), counts.get(row.name, 0))
+            for row in rows
+        ]
+        return groups
+
     # ---- definitions ---------------------------------------------------------------
 
     def create(
@@ -214,6 +365,7 @@ class Scheduler:
         expression: str,
         target: str,
         *,
+        group: str = DEFAULT_GROUP,
         input: Any = None,
         timezone: str = "UTC",
         start: datetime | None = None,
@@ -221,24 +373,34 @@ class Scheduler:
         flexible_window_minutes: int | None = None,
         missed_fire_policy: str = DEFAULT_MISSED_FIRE_POLICY,
         retry_policy: RetryPolicy | None = None,
+        action_after_completion: str = "NONE",
+        dead_letter: str | None = None,
         description: str = "",
         enabled: bool = True,
         now: datetime | None = None,
     ) -> Schedule:
-        """Validate and store a schedule; its first fire is the first at or after `now`."""
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise ValidationError(
-                f"schedule name {name!r} must be 1-64 letters, digits, '-', '_' or '.'",
-                details={"field": "name"},
-            )
+        """Validate and store a schedule in `group`; its first fire is the first at or
+        after `now`."""
+        _check_name(name, "schedule")
+        _check_name(group, "schedule group")
         if missed_fire_policy not in MISSED_FIRE_POLICIES:
             raise ValidationError(
                 f"missed_fire_policy must be one of {', '.join(MISSED_FIRE_POLICIES)} "
                 f"(got {missed_fire_policy!r})",
                 details={"field": "missed_fire_policy"},
             )
+        if action_after_completion not in ACTIONS_AFTER_COMPLETION:
+            raise ValidationError(
+                f"action_after_completion must be NONE or DELETE (got {action_after_completion!r})",
+                details={"field": "action_after_completion"},
+            )
         if not isinstance(target, str) or not target:
             raise ValidationError("a schedule needs a target name", details={"field": "target"})
+        if dead_letter is not None and (not isinstance(dead_letter, str) or not dead_letter):
+            raise ValidationError(
+                "dead_letter must name a target (e.g. stream:failures)",
+                details={"field": "dead_letter"},
+            )
         created = as_utc(now) if now is not None else datetime.now(UTC)
         timing = ScheduleTiming.create(
             expression,
@@ -249,9 +411,11 @@ class Scheduler:
             created_at=created,
         )
         policy = retry_policy or RetryPolicy()
+        key = schedule_key(group, name)
         first = timing.next_fire(created.replace(microsecond=0) - _EPSILON)
-        first_due = timing.due_time(first, name) if first is not None else None
+        first_due = timing.due_time(first, key) if first is not None else None
         row = {
+            "group_name": group,
             "name": name,
             "expression": expression.strip(),
             "timezone": timing.timezone,
@@ -262,8 +426,10 @@ class Scheduler:
             "input": json.dumps(input),
             "state": "ENABLED" if enabled else "DISABLED",
             "missed_fire_policy": missed_fire_policy,
+            "action_after_completion": action_after_completion,
             "max_retry_attempts": policy.max_retry_attempts,
             "max_event_age_seconds": policy.max_event_age_seconds,
+            "dead_letter": dead_letter,
             "description": description,
             "created_at": created.timestamp(),
             "updated_at": created.timestamp(),
@@ -272,57 +438,168 @@ class Scheduler:
         }
         try:
             with self.store.begin() as connection:
+                if group != DEFAULT_GROUP:
+                    g = triggers_schedule_groups
+                    query = select(g.c.name).where(g.c.name == group)
+                    if self.store.dialect == "postgresql":
+                        query = query.with_for_update(read=True)  # hold off delete_group
+                    if connection.execute(query).first() is None:
+                        raise NotFoundError(f"schedule group {group!r} does not exist")
                 connection.execute(insert(triggers_schedules).values(**row))
         except IntegrityError:
-            raise ConflictError(f"schedule {name!r} already exists") from None
-        return self.get(name)
+            raise ConflictError(f"schedule {name!r} already exists in group {group!r}") from None
+        return self.get(name, group=group)
 
-    def get(self, name: str) -> Schedule:
+    def update(
+        self,
+        name: str,
+        *,
+        group: str = DEFAULT_GROUP,
+        now: datetime | None = None,
+        **changes: Any,
+    ) -> Schedule:
+        """Change a schedule (EventBridge's UpdateSchedule, but only the fields given:
+        expression, target, input, timezone, start, end, flexible_window_minutes,
+        missed_fire_policy, retry_policy, action_after_completion, dead_letter, description,
+        enabled). A change of timing moves the next fire to the first new time after now
+        (never back onto a time already fired); other changes keep it."""
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValidationError(
+                f"cannot update {sorted(unknown)}; updatable: {', '.join(sorted(_UPDATABLE))}",
+                details={"field": sorted(unknown)[0]},
+            )
+        required = [key for key, value in changes.items() if value is None and key in _REQUIRED]
+        if required:
+            raise ValidationError(f"{required[0]} cannot be null", details={"field": required[0]})
+        current = self.get(name, group=group)
+        moment = as_utc(now) if now is not None else datetime.now(UTC)
+        merged: dict[str, Any] = {
+            "expression": current.expression, "target": current.target, "input": current.input,
+            "timezone": current.timezone, "start": current.start, "end": current.end,
+            "flexible_window_minutes": current.flexible_window_minutes,
+            "missed_fire_policy": current.missed_fire_policy, "retry_policy": current.retry_policy,
+            "action_after_completion": current.action_after_completion,
+            "dead_letter": current.dead_letter, "description": current.description,
+            "enabled": current.state == "ENABLED",
+        }
+        merged.update(changes)
+        # Validate the whole new definition exactly as create() would.
+        if merged["missed_fire_policy"] not in MISSED_FIRE_POLICIES:
+            raise ValidationError(
+                f"missed_fire_policy must be one of {', '.join(MISSED_FIRE_POLICIES)}",
+                details={"field": "missed_fire_policy"},
+            )
+        if merged["action_after_completion"] not in ACTIONS_AFTER_COMPLETION:
+            raise ValidationError(
+                "action_after_completion must be NONE or DELETE",
+                details={"field": "action_after_completion"},
+            )
+        if not isinstance(merged["target"], str) or not merged["target"]:
+            raise ValidationError("a schedule needs a target name", details={"field": "target"})
+        if merged["dead_letter"] is not None and (
+            not isinstance(merged["dead_letter"], str) or not merged["dead_letter"]
+        ):
+            raise ValidationError("dead_letter must name a target", details={"field": "dead_letter"})
+        timing = ScheduleTiming.create(
+            merged["expression"], timezone=merged["timezone"], start=merged["start"],
+            end=merged["end"], flexible_window_minutes=merged["flexible_window_minutes"],
+            created_at=current.created_at,
+        )
+        policy = merged["retry_policy"] or RetryPolicy()
+        values: dict[str, Any] = {
+            "expression": merged["expression"].strip(),
+            "timezone": timing.timezone,
+            "start_at": to_epoch(timing.start),
+            "end_at": to_epoch(timing.end),
+            "flexible_window_minutes": timing.flexible_window_minutes,
+            "target": merged["target"],
+            "input": json.dumps(merged["input"]),
+            "state": "ENABLED" if merged["enabled"] else "DISABLED",
+            "missed_fire_policy": merged["missed_fire_policy"],
+            "action_after_completion": merged["action_after_completion"],
+            "max_retry_attempts": policy.max_retry_attempts,
+            "max_event_age_seconds": policy.max_event_age_seconds,
+            "dead_letter": merged["dead_letter"],
+            "description": merged["description"],
+            "updated_at": moment.timestamp(),
+        }
+        retimed = timing != current.timing or (merged["enabled"] and current.state != "ENABLED")
+        if retimed:
+            after = moment - _EPSILON
+            (last,) = self.fires(name, group=group, limit=1) or (None,)
+            if last is not None and last.scheduled_time > after:
+                after = last.scheduled_time
+            nominal = timing.next_fire(after)
+            values["next_fire_at"] = to_epoch(nominal)
+            values["due_at"] = to_epoch(timing.due_time(nominal, current.key)) if nominal else None
+        s = triggers_schedules
+        with self.store.begin() as connection:
+            # Compare-and-set on the next fire: a scheduler that fired meanwhile wins, and
+            # the caller is told to try again rather than having the fire undone.
+            guard = (
+                s.c.next_fire_at.is_(None)
+                if current.next_fire_at is None
+                else s.c.next_fire_at == to_epoch(current.next_fire_at)
+            )
+            changed = connection.execute(update(s).where(*_where(group, name), guard).values(**values))
+        if changed.rowcount != 1:
+            raise ConflictError(
+                f"schedule {name!r} in group {group!r} fired or changed while being updated; try again"
+            )
+        return self.get(name, group=group)
+
+    def get(self, name: str, *, group: str = DEFAULT_GROUP) -> Schedule:
         with self.store.connect() as connection:
-            row = connection.execute(
-                select(triggers_schedules).where(triggers_schedules.c.name == name)
-            ).first()
+            row = connection.execute(select(triggers_schedules).where(*_where(group, name))).first()
         if row is None:
-            raise NotFoundError(f"schedule {name!r} does not exist")
+            raise NotFoundError(f"schedule {name!r} does not exist in group {group!r}")
         return _schedule(row)
 
-    def list_schedules(self) -> list[Schedule]:
+    def list_schedules(self, *, group: str | None = None) -> list[Schedule]:
+        """All schedules, or those of one group, by group then name."""
+        s = triggers_schedules
+        query = select(s).order_by(s.c.group_name, s.c.name)
+        if group is not None:
+            query = query.where(s.c.group_name == group)
         with self.store.connect() as connection:
-            rows = connection.execute(
-                select(triggers_schedules).order_by(triggers_schedules.c.name)
-            ).all()
+            rows = connection.execute(query).all()
         return [_schedule(row) for row in rows]
 
-    def pause(self, name: str, *, now: datetime | None = None) -> Schedule:
-        return self._set_state(name, "DISABLED", now)
+    def pause(self, name: str, *, group: str = DEFAULT_GROUP, now: datetime | None = None) -> Schedule:
+        return self._set_state(group, name, "DISABLED", now)
 
-    def resume(self, name: str, *, now: datetime | None = None) -> Schedule:
+    def resume(self, name: str, *, group: str = DEFAULT_GROUP, now: datetime | None = None) -> Schedule:
         """Enable again; fires that fell while paused are not made up (as in AWS)."""
-        return self._set_state(name, "ENABLED", now)
+        return self._set_state(group, name, "ENABLED", now)
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, *, group: str = DEFAULT_GROUP) -> None:
         with self.store.begin() as connection:
-            result = connection.execute(
-                delete(triggers_schedules).where(triggers_schedules.c.name == name)
-            )
+            result = connection.execute(delete(triggers_schedules).where(*_where(group, name)))
         if result.rowcount == 0:
-            raise NotFoundError(f"schedule {name!r} does not exist")
+            raise NotFoundError(f"schedule {name!r} does not exist in group {group!r}")
 
-    def upcoming(self, name: str, count: int, *, after: datetime | None = None) -> list[datetime]:
-        schedule = self.get(name)
+    def upcoming(
+        self, name: str, count: int, *, group: str = DEFAULT_GROUP, after: datetime | None = None
+    ) -> list[datetime]:
+        schedule = self.get(name, group=group)
         moment = after or datetime.now(UTC)
         return schedule.timing.upcoming(count, moment)
 
-    def fires(self, name: str | None = None, *, limit: int = 100) -> list[FireRecord]:
+    def fires(
+        self, name: str | None = None, *, group: str = DEFAULT_GROUP, limit: int = 100
+    ) -> list[FireRecord]:
+        """Fire records, newest first: of schedule `name` in `group`, or of every schedule."""
         f = triggers_fires
         query = select(f).order_by(f.c.scheduled_time.desc(), f.c.id.desc()).limit(limit)
         if name is not None:
-            query = query.where(f.c.schedule == name)
+            query = query.where(f.c.schedule_group == group, f.c.schedule == name)
         with self.store.connect() as connection:
             rows = connection.execute(query).all()
         return [
             FireRecord(
                 schedule=row.schedule,
+                group=row.schedule_group,
                 scheduled_time=to_datetime(row.scheduled_time),  # type: ignore[arg-type]
                 due_at=to_datetime(row.due_at),  # type: ignore[arg-type]
                 claimed_at=to_datetime(row.claimed_at),  # type: ignore[arg-type]
@@ -335,19 +612,19 @@ class Scheduler:
             for row in rows
         ]
 
-    def _set_state(self, name: str, state: str, now: datetime | None) -> Schedule:
-        schedule = self.get(name)
+    def _set_state(self, group: str, name: str, state: str, now: datetime | None) -> Schedule:
+        schedule = self.get(name, group=group)
         moment = as_utc(now) if now is not None else datetime.now(UTC)
         values: dict[str, Any] = {"state": state, "updated_at": moment.timestamp()}
         if state == "ENABLED" and schedule.state != "ENABLED":
             nominal = schedule.timing.next_fire(moment - _EPSILON)
             values["next_fire_at"] = to_epoch(nominal)
-            values["due_at"] = to_epoch(schedule.timing.due_time(nominal, name)) if nominal else None
-        with self.store.begin() as connection:
-            connection.execute(
-                update(triggers_schedules).where(triggers_schedules.c.name == name).values(**values)
+            values["due_at"] = (
+                to_epoch(schedule.timing.due_time(nominal, schedule.key)) if nominal else None
             )
-        return self.get(name)
+        with self.store.begin() as connection:
+            connection.execute(update(triggers_schedules).where(*_where(group, name)).values(**values))
+        return self.get(name, group=group)
 
     # ---- firing --------------------------------------------------------------------
 
@@ -385,26 +662,33 @@ class Scheduler:
                     schedule = _schedule(row)
                     plan = plan_fires(
                         schedule.timing,
-                        schedule.name,
+                        schedule.key,
                         schedule.next_fire_at,  # type: ignore[arg-type]
                         now_dt,
                         schedule.missed_fire_policy,
                         grace_seconds=self.grace_seconds,
                     )
-                    moved = connection.execute(
-                        update(s)
-                        .where(s.c.name == row.name, s.c.next_fire_at == row.next_fire_at)
-                        .values(
-                            next_fire_at=to_epoch(plan.next_fire),
-                            due_at=to_epoch(plan.next_due),
-                            updated_at=now,
-                        )
+                    claim = _where(row.group_name, row.name) + (
+                        s.c.next_fire_at == row.next_fire_at,
                     )
+                    if plan.next_fire is None and schedule.action_after_completion == "DELETE":
+                        moved = connection.execute(delete(s).where(*claim))
+                    else:
+                        moved = connection.execute(
+                            update(s)
+                            .where(*claim)
+                            .values(
+                                next_fire_at=to_epoch(plan.next_fire),
+                                due_at=to_epoch(plan.next_due),
+                                updated_at=now,
+                            )
+                        )
                     if moved.rowcount != 1:
                         continue  # another scheduler advanced it first
                     for nominal, due, missed in plan.fires:
                         fire_rows.append(
                             {
+                                "schedule_group": row.group_name,
                                 "schedule": row.name,
                                 "scheduled_time": nominal.timestamp(),
                                 "due_at": due.timestamp(),
@@ -419,11 +703,12 @@ class Scheduler:
                         requests.append(
                             DeliveryRequest(
                                 origin="schedule",
-                                origin_name=row.name,
+                                origin_name=schedule.key,
                                 target=schedule.target,
-                                payload=schedule.input,
-                                idempotency_key=f"schedule:{row.name}:{nominal.isoformat()}",
+                                payload=_fire_input(row.input, schedule.arn, nominal),
+                                idempotency_key=f"schedule:{schedule.key}:{nominal.isoformat()}",
                                 policy=schedule.retry_policy,
+                                dead_letter=schedule.dead_letter,
                             )
                         )
                 if fire_rows:
@@ -439,14 +724,34 @@ class Scheduler:
                     ]
                     enqueue(connection, requests, now)
         except IntegrityError:
-            # The unique (schedule, scheduled_time) guard fired: another scheduler recorded
+            # The unique (group, schedule, scheduled_time) guard fired: another scheduler recorded
             # one of these fires. Nothing of this batch was written; the next tick re-reads.
             return 0, 0
         return len(rows), len(fire_rows)
 
 
+def _where(group: str, name: str) -> tuple[Any, ...]:
+    s = triggers_schedules
+    return (s.c.group_name == group, s.c.name == name)
+
+
+def _fire_input(input_text: str | None, arn: str, nominal: datetime) -> Any:
+    """The schedule's input for one fire, with the fire's context attributes filled in
+    (the per-attempt ones are filled in by the dispatcher)."""
+    if input_text is None:
+        return None
+    if "<aws.scheduler." in input_text:
+        input_text = input_text.replace("<aws.scheduler.schedule-arn>", arn).replace(
+            "<aws.scheduler.scheduled-time>", as_utc(nominal).strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+    return json.loads(input_text)
+
+
 def _schedule(row: Any) -> Schedule:
     return Schedule(
+        group=row.group_name,
+        action_after_completion=row.action_after_completion,
+        dead_letter=row.dead_letter,
         name=row.name,
         expression=row.expression,
         timezone=row.timezone,

@@ -24,9 +24,20 @@ from podium.store.tables.meta import metadata
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
+# Schedule groups besides `default`, which always exists and is not stored.
+triggers_schedule_groups = Table(
+    "triggers_schedule_groups",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
 triggers_schedules = Table(
     "triggers_schedules",
     metadata,
+    # A schedule is named within its group, as in EventBridge Scheduler.
+    Column("group_name", String(64), primary_key=True, server_default="default"),
     Column("name", String(64), primary_key=True),
     Column("expression", String(256), nullable=False),
     Column("timezone", String(64), nullable=False),
@@ -39,6 +50,7 @@ triggers_schedules = Table(
     Column("missed_fire_policy", String(16), nullable=False),  # once | all | skip
     Column("max_retry_attempts", Integer, nullable=False),
     Column("max_event_age_seconds", Integer, nullable=False),
+    Column("dead_letter", String(200), nullable=True),  # target told of a failed fire
     Column("description", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
@@ -46,6 +58,8 @@ triggers_schedules = Table(
     # both NULL once the schedule has no fires left.
     Column("next_fire_at", Float, nullable=True),
     Column("due_at", Float, nullable=True),
+    # NONE | DELETE: DELETE removes the schedule once its last fire is made.
+    Column("action_after_completion", String(8), nullable=False, server_default="NONE"),
     Index("ix_triggers_schedules_due", "state", "due_at"),
 )
 
@@ -53,6 +67,7 @@ triggers_fires = Table(
     "triggers_fires",
     metadata,
     Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("schedule_group", String(64), nullable=False, server_default="default"),
     Column("schedule", String(64), nullable=False),
     Column("scheduled_time", Float, nullable=False),
     Column("due_at", Float, nullable=False),
@@ -62,7 +77,10 @@ triggers_fires = Table(
     Column("status", String(16), nullable=False),  # pending | succeeded | failed
     Column("missed", Integer, nullable=False),  # earlier missed fires folded into this one
     Column("error", Text, nullable=True),
-    UniqueConstraint("schedule", "scheduled_time", name="uq_triggers_fires_schedule_time"),
+    UniqueConstraint(
+        "schedule_group", "schedule", "scheduled_time",
+        name="uq_triggers_fires_group_schedule_time",
+    ),
 )
 
 triggers_rules = Table(
@@ -94,11 +112,12 @@ triggers_deliveries = Table(
     metadata,
     Column("id", _ID, primary_key=True, autoincrement=True),
     Column("origin", String(16), nullable=False),  # schedule | rule
-    Column("origin_name", String(64), nullable=False),
+    Column("origin_name", String(200), nullable=False),  # rule, schedule or group/schedule
     Column("target", String(200), nullable=False),
     Column("payload", Text, nullable=False),
     Column("idempotency_key", String(400), nullable=False),
     Column("fire_id", BigInteger, nullable=True),
+    Column("dead_letter", String(200), nullable=True),  # target told of a final failure
     Column("status", String(16), nullable=False),  # pending | running | succeeded | dead
     Column("attempts", Integer, nullable=False),
     Column("max_retry_attempts", Integer, nullable=False),
@@ -118,7 +137,7 @@ triggers_dead_letters = Table(
     Column("id", _ID, primary_key=True, autoincrement=True),
     Column("delivery_id", BigInteger, nullable=False),
     Column("origin", String(16), nullable=False),
-    Column("origin_name", String(64), nullable=False),
+    Column("origin_name", String(200), nullable=False),  # rule, schedule or group/schedule
     Column("target", String(200), nullable=False),
     Column("payload", Text, nullable=False),
     Column("reason", String(32), nullable=False),  # retries-exhausted | max-age-exceeded | ...
@@ -172,6 +191,20 @@ triggers_announced = Table(
     Column("source", String(64), primary_key=True),
     Column("key", String(256), primary_key=True),
     Column("announced_at", Float, nullable=False),
+)
+
+# Replays of archived events: one row per replay name (a name runs once).
+triggers_replays = Table(
+    "triggers_replays",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float, nullable=False),
+    Column("rules", Text, nullable=True),  # JSON array of rule names, or NULL for all
+    Column("events", Integer, nullable=False),
+    Column("deliveries", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # COMPLETED
+    Column("started_at", Float, nullable=False),
 )
 
 # Folders the scheduler loop watches (`podium events watch`): name -> location (any fsspec URL).
