@@ -16,7 +16,7 @@ def podium(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subproce
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "podium.cli.main", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120,
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600,  # generous: the demo subprocess runs real training on a shared machine
     )
 
 

@@ -9,7 +9,8 @@ import base64
 import binascii
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from podium.api.deps import AppContext, get_context
@@ -22,8 +23,12 @@ def _client(context: AppContext) -> Any:
     client = context.services.get("streams")
     if client is None:
         from podium.ingest.streams.factory import from_settings
+        from podium.metrics import MetricStore
 
-        client = context.services.setdefault("streams", from_settings(context.settings))
+        client = from_settings(context.settings)
+        # Per-stream metrics (IncomingRecords, iterator age, ...) go to the server's store.
+        client.metrics = context.services.setdefault("metrics", MetricStore())
+        client = context.services.setdefault("streams", client)
     return client
 
 
@@ -140,4 +145,100 @@ def get_records(name: str, body: GetRecordsBody, context: AppContext = Depends(g
         "NextShardIterator": page.next_shard_iterator,
         "MillisBehindLatest": page.millis_behind_latest,
         "ChildShards": [{"ShardId": s} for s in page.child_shards],
+    }
+
+
+@router.get("/{name}/metrics", summary="Stream metrics (Kinesis names) over a window")
+def stream_metrics(
+    name: str,
+    window: float = Query(300.0, gt=0, le=86_400, description="seconds"),
+    format: str = Query("json", pattern="^(json|prometheus)$"),
+    context: AppContext = Depends(get_context),
+) -> Any:
+    from podium.ingest.streams import metrics
+
+    client = _client(context)
+    client.describe_stream(name)  # 404 for an unknown stream
+    if format == "prometheus":
+        return PlainTextResponse(metrics.prometheus(client.metrics, name, window))
+    return metrics.summary(client.metrics, name, window)
+
+
+class RegisterConsumerBody(BaseModel):
+    ConsumerName: str
+
+
+class StartingPositionBody(BaseModel):
+    Type: str = "LATEST"
+    SequenceNumber: str | None = None
+    Timestamp: float | None = None
+
+
+class SubscribeBody(BaseModel):
+    ShardId: str
+    StartingPosition: StartingPositionBody = Field(default_factory=StartingPositionBody)
+
+
+@router.post("/{name}/consumers", summary="RegisterStreamConsumer (enhanced fan-out)", status_code=201)
+def register_consumer(
+    name: str, body: RegisterConsumerBody, context: AppContext = Depends(get_context)
+) -> dict[str, Any]:
+    return {"Consumer": _client(context).register_stream_consumer(name, body.ConsumerName).to_dict()}
+
+
+@router.get("/{name}/consumers", summary="ListStreamConsumers")
+def list_consumers(name: str, context: AppContext = Depends(get_context)) -> dict[str, Any]:
+    return {"Consumers": [c.to_dict() for c in _client(context).list_stream_consumers(name)]}
+
+
+@router.delete("/{name}/consumers/{consumer}", summary="DeregisterStreamConsumer", status_code=204)
+def deregister_consumer(name: str, consumer: str, context: AppContext = Depends(get_context)) -> None:
+    _client(context).deregister_stream_consumer(name, consumer)
+
+
+@router.post("/{name}/consumers/{consumer}/subscribe", summary="SubscribeToShard (NDJSON event stream)")
+def subscribe(
+    name: str, consumer: str, body: SubscribeBody, context: AppContext = Depends(get_context)
+) -> StreamingResponse:
+    """Pushes one JSON SubscribeToShardEvent per line until the subscription ends (its
+    lifetime, the shard's end, or a newer subscription taking over)."""
+    client = _client(context)
+    start = body.StartingPosition
+    arn = client.describe_stream_consumer(name, consumer).arn
+    sub = client.subscribe_to_shard(arn, body.ShardId, start.Type, start.SequenceNumber, start.Timestamp)
+
+    async def events() -> Any:
+        # An async generator: when the client goes away the response task is cancelled at
+        # the await below and `finally` ends the subscription (and its reading thread).
+        import json
+
+        from anyio import to_thread
+
+        try:
+            while not sub.done:
+                event = await to_thread.run_sync(sub.next_event, 0.5)
+                if event is None:
+                    continue
+                yield json.dumps(
+                    {
+                        "SubscribeToShardEvent": {
+                            "Records": [_record_json(r) for r in event.records],
+                            "ContinuationSequenceNumber": event.continuation_sequence_number,
+                            "MillisBehindLatest": event.millis_behind_latest,
+                            "ChildShards": [{"ShardId": s} for s in event.child_shards],
+                        }
+                    }
+                ) + "\n"
+        finally:
+            sub.close()
+
+    return StreamingResponse(events(), media_type="application/x-ndjson")
+
+
+def _record_json(r: Any) -> dict[str, Any]:
+    return {
+        "SequenceNumber": r.sequence_number,
+        "ApproximateArrivalTimestamp": r.approximate_arrival_timestamp / 1000,
+        "Data": base64.b64encode(r.data).decode(),
+        "PartitionKey": r.partition_key,
     }

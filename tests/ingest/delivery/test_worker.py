@@ -221,3 +221,27 @@ def test_transform_by_a_registered_function_with_the_lambda_contract(
     [data] = data_objects(lake)
     assert data.read_bytes() == b"A\nB\n"
     assert (worker.stats.delivered, worker.stats.dropped) == (2, 1)
+
+
+def test_kpl_aggregates_are_delivered_as_user_records(
+    deliveries: DeliveryStreams, streams: Any, lake: Path
+) -> None:
+    from podium.ingest.streams.kpl import aggregate
+
+    streams.create_stream("src", 1)
+    deliveries.create({"name": "d", "destination": "out", "source_stream": "src", "buffer_size_mb": 1, "buffer_interval_s": 0})
+    data, key, route = aggregate([(b"a\n", "k"), (b"b\n", "k"), (b"c\n", "k")])
+    streams.put_record("src", data, key, explicit_hash_key=route)
+    streams.put_record("src", b"d\n", "k")
+    seen_ids: list[str] = []
+
+    def transform(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        seen_ids.extend(r["recordId"] for r in records)
+        return [{"recordId": r["recordId"], "result": "Ok", "data": r["data"]} for r in records]
+
+    worker = deliveries.worker("d", str(lake), transform=transform)
+    run_until_idle(worker)
+    worker.flush()
+    assert b"".join(p.read_bytes() for p in data_objects(lake)) == b"a\nb\nc\nd\n"
+    assert len(set(seen_ids)) == 4  # sub-records get distinct recordIds
+    assert seen_ids[0].endswith(".0") and seen_ids[2].endswith(".2")

@@ -249,3 +249,55 @@ def test_redis_retention_trims_and_expires_closed_shards(redis_client: StreamsCl
     # The records are gone from Redis itself, not just hidden by the cut-off.
     backend = client.backend
     assert backend._redis.xlen(backend._key("s", "shardId-000000000000")) == 0  # type: ignore[attr-defined]
+
+
+def test_switchable_read_throttling(embedded_client: StreamsClient) -> None:
+    from podium.ingest.streams import StreamLimits
+    from podium.ingest.streams.throttling import ThroughputExceededError
+
+    now = [1_000_000]
+    limits = StreamLimits(shard_read_tps=5, shard_read_bytes_per_s=1000)
+    client = StreamsClient(embedded_client.backend, limits, clock=lambda: now[0])
+    client.create_stream("s", 2)
+    client.put_records("s", [(b"x" * 100, "k")] * 30)  # one key: all in one shard
+    shard = client.put_record("s", b"y", "k").shard_id
+    other = next(s.shard_id for s in client.list_shards("s") if s.shard_id != shard)
+    iterator = client.get_shard_iterator("s", shard, "LATEST")
+    for _ in range(5):
+        client.get_records(iterator)
+    with pytest.raises(ThroughputExceededError) as raised:
+        client.get_records(iterator)  # the sixth call within one second
+    assert raised.value.code == "ProvisionedThroughputExceededException"
+    assert raised.value.http_status == 429 and "shard_read_tps" in raised.value.message
+    client.get_records(client.get_shard_iterator("s", other, "TRIM_HORIZON"))  # per shard
+    now[0] += 1000
+    # A read larger than the byte budget succeeds, then the shard pays the debt back.
+    start = client.get_shard_iterator("s", shard, "TRIM_HORIZON")
+    page = client.get_records(start)
+    assert len(page.records) == 31
+    with pytest.raises(ThroughputExceededError, match="shard_read_bytes_per_s"):
+        client.get_records(page.next_shard_iterator)  # type: ignore[arg-type]
+    now[0] += 2000  # 3,001 bytes read from a 1,000-byte budget: 2,001 of debt, still throttled
+    with pytest.raises(ThroughputExceededError):
+        client.get_records(start)
+    now[0] += 1100
+    assert len(client.get_records(start).records) == 31  # the same iterator, retried
+
+
+def test_consumer_backs_off_a_throttled_shard(embedded_client: StreamsClient, store) -> None:  # type: ignore[no-untyped-def]
+    from podium.ingest.streams import StreamLimits
+    from podium.ingest.streams.consumer import Consumer
+
+    now = [1_000_000]
+    client = StreamsClient(embedded_client.backend, StreamLimits(shard_read_tps=1), clock=lambda: now[0])
+    client.create_stream("s", 1)
+    client.put_records("s", [(f"{i}".encode(), "k") for i in range(6)])
+    consumer = Consumer(client, store, "app", "s", batch_limit=3, clock=lambda: now[0])
+    first = consumer.poll()
+    assert first is not None and len(first.records) == 3
+    assert consumer.poll() is None and consumer.stats.throttled == 1  # over 1 call/s
+    now[0] += 100
+    assert consumer.poll() is None and consumer.stats.throttled == 1  # backing off: no call
+    now[0] += 1000
+    second = consumer.poll()
+    assert second is not None and [r.data for r in second.records] == [b"3", b"4", b"5"]

@@ -217,3 +217,45 @@ def test_kill_9_of_a_consumer_process_loses_nothing(
     print(f"processed {len(processed)}, duplicates {duplicates}")
     assert set(processed) == expected
     assert duplicates <= 4 * 20 * 2  # at most the uncheckpointed batches of a's shards
+
+
+def test_iterator_age_event_once_per_crossing(tmp_path: Path, store: Store) -> None:
+    import json
+
+    from sqlalchemy import select
+
+    from podium.ingest.streams.embedded import EmbeddedLogBackend, EmbeddedOptions
+    from podium.store.tables.triggers import triggers_outbox
+
+    # The reader's clock runs two minutes ahead of the writer's: every unread record is
+    # about 120 s old when it is read.
+    def ahead() -> int:
+        return time.time_ns() // 1_000_000 + 120_000
+
+    client = StreamsClient(EmbeddedLogBackend(tmp_path / "s", EmbeddedOptions(fsync="never")), clock=ahead)
+    client.create_stream("s", 1)
+    fill(client, 30)
+    consumer = Consumer(client, store, "billing", "s", batch_limit=10, iterator_age_threshold_ms=60_000)
+
+    def events() -> list[dict[str, object]]:
+        with store.connect() as conn:
+            rows = conn.execute(
+                select(triggers_outbox.c.detail).where(triggers_outbox.c.source == "podium.streams")
+            ).all()
+        return [json.loads(row.detail) for row in rows]
+
+    ages = [consumer.poll().millis_behind_latest for _ in range(3)]  # type: ignore[union-attr]
+    assert ages[0] >= 60_000 and ages[1] >= 60_000 and ages[2] == 0  # lagging, lagging, caught up
+    first = events()
+    assert len(first) == 1  # one event for the crossing, not one per lagging read
+    assert first[0]["streamName"] == "s" and first[0]["consumerName"] == "billing"
+    assert first[0]["shardId"] == "shardId-000000000000"
+    assert first[0]["thresholdMilliseconds"] == 60_000
+    assert int(first[0]["iteratorAgeMilliseconds"]) >= 60_000  # type: ignore[call-overload]
+    fill(client, 30, first=30)  # falls behind again: a second crossing
+    assert consumer.poll().millis_behind_latest >= 60_000  # type: ignore[union-attr]
+    assert consumer.poll() is not None
+    assert len(events()) == 2 and consumer.stats.lag_events == 2
+    quiet = Consumer(client, store, "other", "s", batch_limit=10, iterator_age_threshold_ms=None)
+    assert quiet.poll() is not None and len(events()) == 2
+    client.close()

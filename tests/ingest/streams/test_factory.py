@@ -38,3 +38,15 @@ def test_bad_urls(tmp_path: Path, url: str) -> None:
 def test_embedded_needs_a_home() -> None:
     with pytest.raises(ConfigError, match="home"):
         open_streams("embedded")
+
+
+def test_throughput_limits_are_url_settings(tmp_path: Path) -> None:
+    client = open_streams("embedded?shard_read_tps=5&shard_read_bytes_per_s=2097152&shard_records_per_s=1000", home=tmp_path)
+    assert client.limits.shard_read_tps == 5
+    assert client.limits.shard_read_bytes_per_s == 2 * 1024 * 1024
+    assert client.limits.shard_records_per_s == 1000 and client.limits.shard_bytes_per_s is None
+    client.close()
+    with pytest.raises(ConfigError, match="shard_read_tps"):
+        open_streams("embedded?shard_read_tps=zero", home=tmp_path)
+    with pytest.raises(ConfigError, match="unknown option"):
+        open_streams("redis://127.0.0.1:6379/0?prefx=typo")

@@ -57,3 +57,10 @@ def test_router_rejects_gaps() -> None:
         Router([(0, 10, "a"), (12, MAX_HASH_KEY, "b")])
     with pytest.raises(ValueError):
         Router([(0, 10, "a")])
+
+
+def test_digest_routing_agrees_with_integer_routing_at_range_bounds() -> None:
+    three = router(3)
+    for lo, hi in even_ranges(3):
+        for key in (lo, hi, max(lo - 1, 0), min(hi + 1, MAX_HASH_KEY)):
+            assert three.shard_for_digest(key.to_bytes(16, "big")) == three.shard_for_hash(key)

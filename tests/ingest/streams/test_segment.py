@@ -4,7 +4,7 @@ from podium.ingest.streams.segment import decode, encode_batch, scan_committed
 
 
 def batch(first: int, n: int, ts: int = 100) -> bytes:
-    items = [(f"k{first + i}".encode(), f"data-{first + i}".encode()) for i in range(n)]
+    items = [(f"k{first + i}", f"data-{first + i}".encode()) for i in range(n)]
     blob, _, _ = encode_batch(first, ts, items, 4096, 0)
     return blob
 
@@ -57,10 +57,20 @@ def test_from_seq_and_min_timestamp_skip() -> None:
 
 
 def test_index_points_every_n_bytes() -> None:
-    items = [(b"k", b"x" * 100)] * 50
+    items = [("k", b"x" * 100)] * 50
     blob, points, since = encode_batch(1, 0, items, 1000, 1000)
     assert points[0] == (1, 0)
     assert all(b - a >= 1000 for (_, a), (_, b) in zip(points, points[1:], strict=False))
     assert since < 1000 + 200
     for seq, off in points:
         assert int(decode(blob, off, seq, 1, 0).records[0].sequence_number) == seq
+
+
+def test_frame_layout_matches_the_documented_format() -> None:
+    import struct
+    from zlib import crc32
+
+    blob, _, _ = encode_batch(7, 1234, [("kä", b"payload")], 4096, 0)
+    key = "kä".encode()
+    body = struct.pack("<QqBH", 7, 1234, 1, len(key)) + key + b"payload"
+    assert blob == struct.pack("<II", len(body), crc32(body)) + body

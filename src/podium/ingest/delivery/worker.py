@@ -172,14 +172,16 @@ class DeliveryWorker:
 
     def _ingest(self, batch: ConsumerBatch) -> None:
         records = batch.records
-        checkpoint = SHARD_END if batch.shard_ended else records[-1].sequence_number
+        checkpoint = SHARD_END if batch.shard_ended else batch.last_sequence_number
+        if checkpoint is None:
+            return  # nothing was read (the consumer never hands out such a batch)
         pending = _Pending(batch.shard_id, checkpoint)
         self._pending.setdefault(batch.shard_id, deque()).append(pending)
         self.stats.records_in += len(records)
         if self.transform is not None and records:
             outcomes, failures = apply_transform(
                 self.transform,
-                [(r.sequence_number, r.approximate_arrival_timestamp, r.data) for r in records],
+                [(_record_id(r), r.approximate_arrival_timestamp, r.data) for r in records],
                 self.definition.transform_retries,
             )
             self.stats.transform_failures += failures
@@ -424,3 +426,10 @@ class _RowRecord:
     approximate_arrival_timestamp: int
     sequence_number: str
     data: bytes = b""
+
+
+def _record_id(record: Any) -> str:
+    """The transform's recordId: the sequence number, plus the sub-sequence number for a user
+    record unpacked from a KPL aggregate (its siblings share the sequence number)."""
+    sub = getattr(record, "sub_sequence_number", None)
+    return record.sequence_number if sub is None else f"{record.sequence_number}.{sub}"

@@ -403,11 +403,8 @@ class EmbeddedLogBackend:
                     if w.end >= opts.segment_bytes:
                         w = self._roll(name, writer, shard, w)
                     ts = now if now > w.last_ts else w.last_ts
-                    encoded = [
-                        (k.encode("utf-8"), d if type(d) is bytes else bytes(d)) for k, d in items
-                    ]
                     blob, points, since = encode_batch(
-                        w.next_seq, ts, encoded, opts.index_every_bytes, w.since_index
+                        w.next_seq, ts, items, opts.index_every_bytes, w.since_index
                     )
                     written = os.write(w.fd, blob)
                     if written != len(blob):

@@ -3,10 +3,15 @@
     embedded                          the log under <home>/streams (default)
     embedded?fsync=always&segment_mb=16
     redis://host:6379/0?prefix=podium:streams
+    embedded?shard_read_tps=5&shard_read_bytes_per_s=2097152   (Kinesis's shard limits)
+
+Throughput limits (`shard_records_per_s`, `shard_bytes_per_s`, `shard_read_tps`,
+`shard_read_bytes_per_s`) may be given on either backend; they are off unless set.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 from podium.errors import ConfigError
 from podium.ingest.streams.client import StreamsClient
 from podium.ingest.streams.limits import StreamLimits
+
+THROUGHPUT_OPTIONS = ("shard_records_per_s", "shard_bytes_per_s", "shard_read_tps", "shard_read_bytes_per_s")
 
 
 def open_streams(
@@ -24,6 +31,15 @@ def open_streams(
     """A client over the backend `url` names; `home` is PODIUM_HOME for the embedded log."""
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    throughput: dict[str, int] = {}
+    for key in THROUGHPUT_OPTIONS:
+        if key in query:
+            text = query.pop(key)
+            if not text.isdigit() or int(text) < 1:
+                raise ConfigError(f"streams_url '{url}': {key} must be a positive integer, got '{text}'")
+            throughput[key] = int(text)
+    if throughput:
+        limits = replace(limits or StreamLimits(), **throughput)
     if parts.scheme in ("", "embedded") and parts.path in ("embedded", ""):
         from podium.ingest.streams.embedded import EmbeddedLogBackend, EmbeddedOptions
 
@@ -42,13 +58,18 @@ def open_streams(
         if query:
             raise ConfigError(
                 f"streams_url '{url}': unknown option(s) {', '.join(sorted(query))}; "
-                "known: fsync, fsync_interval_ms, segment_mb"
+                f"known: fsync, fsync_interval_ms, segment_mb, {', '.join(THROUGHPUT_OPTIONS)}"
             )
         backend: Any = EmbeddedLogBackend(Path(home) / "streams", EmbeddedOptions(**options))
     elif parts.scheme in ("redis", "rediss"):
         from podium.ingest.streams.redis import RedisStreamsBackend
 
         prefix = query.pop("prefix", "podium:streams")
+        if query:
+            raise ConfigError(
+                f"streams_url '{url}': unknown option(s) {', '.join(sorted(query))}; "
+                f"known: prefix, {', '.join(THROUGHPUT_OPTIONS)}"
+            )
         base_url = url.split("?", 1)[0]
         backend = RedisStreamsBackend.from_url(base_url, prefix=prefix)
     else:

@@ -23,6 +23,13 @@ class StreamLimits:
     # Per-shard write throughput (Kinesis: 1,000 records/s and 1 MiB/s); None = unlimited.
     shard_records_per_s: int | None = None
     shard_bytes_per_s: int | None = None
+    # Per-shard read throughput shared by polling consumers (Kinesis: 5 GetRecords calls/s
+    # and 2 MiB/s); None = unlimited. Enhanced fan-out subscriptions are not counted here.
+    shard_read_tps: int | None = None
+    shard_read_bytes_per_s: int | None = None
+    # Enhanced fan-out: registered consumers per stream, and how long one subscription lasts.
+    max_stream_consumers: int = 20
+    subscription_ttl_ms: int = 300_000
 
     def record_problem(self, data: object, partition_key: object) -> str | None:
         """Why a record cannot be written, or None when it is fine."""

@@ -101,6 +101,25 @@ class ShardMeta:
 
 
 @dataclass(frozen=True)
+class StreamConsumer:
+    """A consumer registered for enhanced fan-out (RegisterStreamConsumer)."""
+
+    name: str
+    arn: str
+    created_ms: int
+    status: str = "ACTIVE"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The Kinesis `Consumer` shape."""
+        return {
+            "ConsumerName": self.name,
+            "ConsumerARN": self.arn,
+            "ConsumerStatus": self.status,
+            "ConsumerCreationTimestamp": self.created_ms / 1000,
+        }
+
+
+@dataclass(frozen=True)
 class StreamMeta:
     """A stream's durable description. `version` increases on every change, so writers
     holding an older copy can tell that shards were closed under them."""
@@ -112,6 +131,7 @@ class StreamMeta:
     next_shard_index: int = 0
     version: int = 1
     status: str = "ACTIVE"
+    consumers: tuple[StreamConsumer, ...] = ()
 
     def shard(self, shard_id: str) -> ShardMeta:
         for s in self.shards:
@@ -163,6 +183,7 @@ class StreamMeta:
                 }
                 for s in self.shards
             ],
+            "consumers": [[c.name, c.arn, c.created_ms, c.status] for c in self.consumers],
         }
 
     @classmethod
@@ -189,6 +210,10 @@ class StreamMeta:
             next_shard_index=int(body.get("next_shard_index", len(shards))),
             version=int(body.get("version", 1)),
             status=body.get("status", "ACTIVE"),
+            consumers=tuple(
+                StreamConsumer(str(c[0]), str(c[1]), int(c[2]), str(c[3]))
+                for c in body.get("consumers", ())
+            ),
         )
 
 

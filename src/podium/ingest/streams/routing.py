@@ -48,7 +48,7 @@ def even_ranges(count: int, start: int = 0, end: int = MAX_HASH_KEY) -> list[tup
 class Router:
     """Finds the open shard for a hash key; built once per version of a stream's shard map."""
 
-    __slots__ = ("starts", "shard_ids")
+    __slots__ = ("starts", "digest_starts", "shard_ids")
 
     def __init__(self, ranges: Sequence[tuple[int, int, str]]) -> None:
         ordered = sorted(ranges)
@@ -60,10 +60,17 @@ class Router:
         if expected != MAX_HASH_KEY + 1:
             raise ValueError("open shards do not reach the end of the hash key space")
         self.starts = [lo for lo, _, _ in ordered]
+        # The same bounds as 16-byte big-endian strings: an MD5 digest compares against them
+        # directly (bytes order = integer order at equal length), with no int conversion.
+        self.digest_starts = [lo.to_bytes(16, "big") for lo in self.starts]
         self.shard_ids = [shard_id for _, _, shard_id in ordered]
 
     def shard_for_hash(self, key: int) -> str:
         return self.shard_ids[bisect_right(self.starts, key) - 1]
+
+    def shard_for_digest(self, digest: bytes) -> str:
+        """The shard for a 16-byte MD5 digest of a partition key."""
+        return self.shard_ids[bisect_right(self.digest_starts, digest) - 1]
 
     def shard_for(self, partition_key: str, explicit_hash_key: str | None = None) -> str:
         if explicit_hash_key is not None:
