@@ -41,7 +41,7 @@ def test_train_register_approve_and_show_lineage(tmp_path: Path) -> None:
     listing = podium(tmp_path, "models", "list", "propensity")
     assert "propensity/1" in listing.stdout and "Approved" in listing.stdout
 
-    tree = json.loads(podium(tmp_path, "--json", "lineage", "show", "propensity/1").stdout)
+    tree = json.loads(podium(tmp_path, "--json", "lineage", "show", "propensity/1").stdout)["upstream"]
     chain = []
     node = tree
     while node:

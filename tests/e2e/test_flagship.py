@@ -63,7 +63,7 @@ def test_two_nights_from_trigger_to_canary(tmp_path: Path) -> None:
     assert "retail/transactions" in names  # ... and the batch job's dataset they were built from
     assert "'type': 'batch-job-run'" in names and str(tmp_path / "home" / "landing") in names  # ... and its files
     report = Path(result["report"]).read_text()
-    assert report.count("<svg") >= 5 and "Traffic shift" in report
+    assert report.count("<svg") >= 5 and "Canary: share of requests" in report
 
     # Running again in the same home replays the next nights: the bookmark reads only new files.
     again = run_demo(tmp_path / "home", options=SMALL)

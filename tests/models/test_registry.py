@@ -131,3 +131,20 @@ def test_unfinished_job_cannot_be_registered(settings: Settings, store: Store, t
     registry.create_group("g")
     with pytest.raises(ConflictError, match="Failed"):
         registry.register("g", training_job="bad")
+
+
+def test_examples_signature_and_inference_reference_are_kept(registry: ModelRegistry) -> None:
+    registry.create_group("g")
+    signature = {"inputs": [{"name": "spend", "type": "double"}], "outputs": [{"type": "long"}]}
+    version = registry.register("g", artifact_uri="/m.tar.gz", input_example=[{"spend": 1.5}],
+                                output_example=[1], signature=signature,
+                                inference={"entry_point": "inference.py", "source_dir": "code"})
+    again = registry.describe("g", version["ModelPackageVersion"])
+    assert again["InputExample"] == [{"spend": 1.5}] and again["OutputExample"] == [1]
+    assert again["Signature"] == signature
+    assert again["InferenceSpecification"] == {"entry_point": "inference.py", "source_dir": "code"}
+    with pytest.raises(ValidationError, match="unknown key"):
+        registry.register("g", artifact_uri="/m.tar.gz", signature={"input": []})
+    with pytest.raises(ValidationError, match="signature.inputs"):
+        registry.register("g", artifact_uri="/m.tar.gz", signature={"inputs": ["spend"]})
+    assert len(registry.list_versions("g")) == 1  # refused registrations left nothing behind

@@ -155,6 +155,8 @@ def test_stop_on_request(jobs: TrainingJobs, tmp_path: Path) -> None:
     deadline = time.monotonic() + 10
     while "ready" not in jobs.logs("long") and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert "ready" in jobs.logs("long")  # the stored log is readable while the job runs
+    assert jobs.describe("long")["TrainingJobStatus"] == "InProgress"
     jobs.stop("long")
     result = jobs.wait("long", timeout=15)
     assert result["TrainingJobStatus"] == "Stopped"
@@ -198,3 +200,19 @@ def test_names_and_specs_are_checked(jobs: TrainingJobs, tmp_path: Path) -> None
         jobs.retry("ok")
     with pytest.raises(NotFoundError):
         jobs.describe("never")
+
+
+def test_script_runs_with_the_interpreter_given(jobs: TrainingJobs, tmp_path: Path) -> None:
+    import stat
+    import sys
+
+    wrapper = tmp_path / "venv-python"
+    wrapper.write_text(f'#!/bin/sh\nPODIUM_WRAPPED=yes exec "{sys.executable}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    script = write_script(tmp_path, '''
+        import os
+        print("wrapped=" + os.environ.get("PODIUM_WRAPPED", "no"))
+    ''')
+    result = jobs.create({"name": "own-python", "entry_point": str(script), "python": str(wrapper)})
+    assert result["TrainingJobStatus"] == "Completed", result.get("FailureReason")
+    assert "wrapped=yes" in jobs.logs("own-python")

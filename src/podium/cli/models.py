@@ -52,16 +52,44 @@ def register(
     training_job: str | None = typer.Option(None, "--training-job", help="Take artifact and metrics from this job."),
     artifact: str | None = typer.Option(None, "--artifact", help="Model artifact (model.tar.gz) URI."),
     inference: str | None = typer.Option(None, "--inference", help="Inference entry point, e.g. inference.py."),
+    source_dir: str | None = typer.Option(None, "--source-dir", help="Folder of the inference code."),
+    input_example: str | None = typer.Option(None, "--input-example", help="A request: JSON text or a .json file."),
+    output_example: str | None = typer.Option(None, "--output-example", help="Its response: JSON text or a .json file."),
+    signature: str | None = typer.Option(
+        None, "--signature", help='Schema: {"inputs": [{"name", "type"}], "outputs": [...]}, JSON text or a .json file.'),
     description: str | None = typer.Option(None, help="Free text."),
 ) -> None:
     """Register a new model version (PendingManualApproval).
 
-    Example: podium models register propensity --training-job nightly-2024-01-01
+    Example: podium models register propensity --training-job nightly-2024-01-01 --inference inference.py
     """
+    inference_spec = {k: v for k, v in {"entry_point": inference, "source_dir": source_dir}.items() if v}
     emit(ctx, _registry(ctx).register(
         group, training_job=training_job, artifact_uri=artifact, description=description,
-        inference={"entry_point": inference} if inference else None,
+        inference=inference_spec or None, input_example=_json_option("--input-example", input_example),
+        output_example=_json_option("--output-example", output_example),
+        signature=_json_option("--signature", signature),
     ), title="Model version")
+
+
+def _json_option(option: str, value: str | None) -> object:
+    """JSON given inline, or the path of a .json file."""
+    from pathlib import Path
+
+    from podium.errors import ValidationError
+
+    if value is None:
+        return None
+    text = value
+    if value.endswith(".json") and not value.lstrip().startswith(("{", "[")):
+        path = Path(value)
+        if not path.is_file():
+            raise ValidationError(f"{option}: file {value} does not exist")
+        text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"{option}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
 
 
 @app.command("list")
@@ -152,3 +180,27 @@ def events(ctx: typer.Context, after: int = typer.Option(0, help="Only events wi
     for row in rows:
         row["detail"] = json.dumps(row["detail"])
     emit(ctx, rows, columns=["id", "time", "resources", "detail"], title="Model events")
+
+
+@app.command("export-mlflow")
+def export_mlflow(
+    ctx: typer.Context,
+    version: str = typer.Argument(..., help="Model version as group/N."),
+    tracking_uri: str | None = typer.Option(
+        None, "--tracking-uri", help="MLflow tracking store to register into, e.g. sqlite:///mlflow.db "
+        "(default: MLflow's own, from MLFLOW_TRACKING_URI, unless --output is given)."),
+    output: str | None = typer.Option(None, "--output", help="Also (or only) write an MLflow model directory here."),
+    name: str | None = typer.Option(None, "--name", help="Registered model name (default: the group)."),
+    experiment: str = typer.Option("podium", help="MLflow experiment for the export run."),
+) -> None:
+    """Export a model version to MLflow (needs the [mlflow] extra).
+
+    Registers it as a version of an MLflow registered model, with hyperparameters, metrics and
+    Podium's approval in tags, and/or writes an MLflow model directory.
+
+    Example: podium models export-mlflow propensity/3 --tracking-uri sqlite:///mlflow.db
+    """
+    from podium.models.mlflow_export import export_mlflow as export
+
+    emit(ctx, export(cli_state(ctx).store, version, output=output, tracking_uri=tracking_uri,
+                     registered_model_name=name, experiment=experiment), title=f"{version} in MLflow")

@@ -25,10 +25,13 @@ def run(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Job name (unique)."),
     entry_point: Path = typer.Argument(..., help="The training script."),
-    channel: list[str] = typer.Option([], "--channel", help="Input channel as NAME=PATH (repeatable)."),
+    channel: list[str] = typer.Option(
+        [], "--channel", help="Input channel as NAME=PATH, NAME=URL or NAME=catalog:TABLE (repeatable)."),
     hyperparameter: list[str] = typer.Option([], "--hp", help="Hyperparameter as NAME=VALUE (repeatable)."),
     metric: list[str] = typer.Option([], "--metric", help="Metric as NAME=REGEX with one group (repeatable)."),
     max_runtime: int = typer.Option(86_400, help="Stop the job after this many seconds."),
+    python: str | None = typer.Option(
+        None, "--python", help="Interpreter to run the script with, e.g. a virtualenv's bin/python."),
     spec_file: Path | None = typer.Option(None, "--spec", help="A JSON file with the whole job spec."),
 ) -> None:
     """Run a training job and stream its log; exits 1 if it does not complete.
@@ -54,6 +57,8 @@ def run(
         {"Name": k, "Regex": v} for k, v in pairs(metric, "metric").items()
     )
     spec.setdefault("max_runtime_seconds", max_runtime)
+    if python:
+        spec["python"] = python
     state = cli_state(ctx)
     printer = None if state.json else (lambda line: state.console.print(line, markup=False, highlight=False))
     result = _jobs(ctx).create(parse_spec(spec), on_log=printer)

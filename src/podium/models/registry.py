@@ -91,15 +91,21 @@ class ModelRegistry:
         hyperparameters: dict[str, Any] | None = None,
         inference: dict[str, Any] | None = None,
         input_example: Any = None,
+        output_example: Any = None,
         signature: dict[str, Any] | None = None,
         description: str | None = None,
         approval_status: str = "PendingManualApproval",
         approved_by: str | None = None,
     ) -> dict[str, Any]:
         """Add the next version to `group`. With `training_job`, its artifact, final metrics and
-        hyperparameters are taken from the job (which must have Completed)."""
+        hyperparameters are taken from the job (which must have Completed).
+
+        `inference` references the inference code ({"entry_point", "source_dir"}); the input and
+        output examples are JSON values (a request and its response); `signature` is the schema
+        ({"inputs": [{"name", "type"}], "outputs": [...]})."""
         if approval_status not in APPROVAL_STATUSES:
             raise ValidationError(f"approval status must be one of {', '.join(APPROVAL_STATUSES)}")
+        _check_signature(signature)
         sha = None
         with self.store.begin() as conn:
             if self._group_row(conn, group) is None:
@@ -128,7 +134,8 @@ class ModelRegistry:
                 group_name=group, version=version, description=description, artifact_uri=artifact_uri,
                 artifact_sha256=sha, training_job=training_job, metrics=metrics or {},
                 hyperparameters=hyperparameters or {}, inference=inference or {},
-                input_example=input_example, signature=signature, approval_status=approval_status,
+                input_example=input_example, output_example=output_example, signature=signature,
+                approval_status=approval_status,
                 approval_by=approved_by if approval_status != "PendingManualApproval" else None,
                 approval_at=now if approval_status != "PendingManualApproval" else None,
                 created_at=now,
@@ -227,6 +234,21 @@ class ModelRegistry:
         ))
 
 
+def _check_signature(signature: Any) -> None:
+    """A signature is {"inputs": [...], "outputs": [...]} (and optionally "params"), each a list
+    of columns such as {"name": "spend", "type": "double"}."""
+    if signature is None:
+        return
+    if not isinstance(signature, dict) or not signature:
+        raise ValidationError('signature must be an object like {"inputs": [...], "outputs": [...]}')
+    unknown = sorted(set(signature) - {"inputs", "outputs", "params"})
+    if unknown:
+        raise ValidationError(f"signature: unknown key(s) {', '.join(unknown)}; use inputs, outputs, params")
+    for key, columns in signature.items():
+        if not isinstance(columns, list) or not all(isinstance(c, dict) and c.get("type") for c in columns):
+            raise ValidationError(f'signature.{key} must be a list of columns like {{"name": "x", "type": "double"}}')
+
+
 def _describe_row(row: Any) -> dict[str, Any]:
     return {
         "ModelPackageGroupName": row.group_name,
@@ -244,6 +266,7 @@ def _describe_row(row: Any) -> dict[str, Any]:
         "HyperParameters": row.hyperparameters,
         "InferenceSpecification": row.inference,
         "InputExample": row.input_example,
+        "OutputExample": row.output_example,
         "Signature": row.signature,
         "CreationTime": row.created_at,
     }

@@ -36,7 +36,7 @@ from sqlalchemy import insert, select, update
 
 from podium.config import Settings
 from podium.errors import ConflictError, NotFoundError, ValidationError
-from podium.models.lineage import Lineage
+from podium.models.lineage import Lineage, canonical_uri
 from podium.store import Store
 from podium.store.tables.models import models_training_jobs, models_training_metrics
 
@@ -122,6 +122,11 @@ def parse_spec(data: dict[str, Any]) -> TrainingJobSpec:
 def _format_hyperparameter(value: Any) -> str:
     # SageMaker passes hyperparameters as strings; JSON for anything that is not already one.
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _catalog_table(uri: str) -> str | None:
+    """The table a `catalog:<table>` channel names, else None."""
+    return uri.split(":", 1)[1] if uri.startswith("catalog:") else None
 
 
 def _pack(directory: Path, target: Path) -> tuple[str, int]:
@@ -365,7 +370,12 @@ class TrainingJobs:
         return job_dir, env, arguments
 
     def _materialise_channel(self, job_dir: Path, name: str, uri: str) -> str:
-        """A local path for a channel: local paths are used in place, remote ones are copied."""
+        """A local path for a channel: local paths are used in place, remote ones are copied,
+        and a catalog table (`catalog:<table>`) is written as `<table>.parquet` in its folder
+        (for a batch job's table, only the rows its committed runs wrote)."""
+        table = _catalog_table(uri)
+        if table is not None:
+            return self._materialise_table(job_dir, name, table)
         local = uri.removeprefix("file://")
         if "://" not in local:
             path = Path(local).resolve()
@@ -379,6 +389,23 @@ class TrainingJobs:
         target.mkdir(parents=True)
         fs, _, paths = fsspec.get_fs_token_paths(uri)
         fs.get(paths[0], str(target) + "/", recursive=True)
+        return str(target)
+
+    def _materialise_table(self, job_dir: Path, name: str, table: str) -> str:
+        import duckdb
+
+        from podium.catalog.tables import scan_sql
+
+        target = job_dir / "input" / "data" / name
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        con = duckdb.connect()
+        try:
+            relation = scan_sql(self.store, table, con)
+            destination = str(target / f"{table}.parquet").replace("'", "''")
+            con.execute(f"COPY (SELECT * FROM {relation}) TO '{destination}' (FORMAT parquet)")
+        finally:
+            con.close()
         return str(target)
 
     def _set(self, name: str, **values: Any) -> None:
@@ -410,7 +437,7 @@ class TrainingJobs:
         )
         watchdog.start()
         assert process.stdout is not None
-        with open(job_dir / "logs.txt", "a", encoding="utf-8") as log:
+        with open(job_dir / "logs.txt", "a", encoding="utf-8", buffering=1) as log:  # readable live
             for line in process.stdout:
                 log.write(line)
                 text = line.rstrip("\n")
@@ -504,12 +531,24 @@ class TrainingJobs:
             reason += "\nLast log lines:\n" + "\n".join(tail)
         return reason
 
+    def _table_location(self, table: str) -> str:
+        from podium.catalog.tables import get_table
+
+        return get_table(self.store, table).location
+
     def _record_lineage(self, spec: TrainingJobSpec, artifact: str, sha: str) -> None:
+        # The canonical spelling of each channel, so that the batch runs, training sets and
+        # files that wrote into its folder meet it in one node (podium.models.harvest); a
+        # catalog table is the dataset at its location.
+        channels = {}
+        for channel, given in spec.channels.items():
+            table = _catalog_table(given)
+            channels[channel] = canonical_uri(self._table_location(table) if table else given)
         lineage = Lineage(self.store)
         with self.store.begin() as conn:
             job = lineage.action("training-job", spec.name, properties={"entry_point": spec.entry_point},
                                  connection=conn)
-            for channel, uri in spec.channels.items():
+            for channel, uri in channels.items():
                 data = lineage.artifact("dataset", uri, uri=uri, properties={"channel": channel},
                                         connection=conn)
                 lineage.associate(data, job, "ContributedTo", connection=conn)

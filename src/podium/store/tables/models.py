@@ -75,6 +75,7 @@ models_packages = Table(
     Column("hyperparameters", JSON, nullable=False),
     Column("inference", JSON, nullable=False),
     Column("input_example", JSON),
+    Column("output_example", JSON),  # models_0002
     Column("signature", JSON),
     Column("approval_status", String(30), nullable=False),
     Column("approval_by", String(255)),

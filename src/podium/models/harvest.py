@@ -1,0 +1,240 @@
+"""Bring the lineage that other packages keep in their own records into the lineage graph.
+
+Batch job runs record the files they read and the files they committed; feature store writes
+record their source; training sets record their groups, entity table and output. Those records
+are the truth about what flowed where, so instead of asking every producer to write the graph
+too, `harvest` reads them (read-only) and merges the matching nodes and links, idempotently:
+
+  file ──ContributedTo──▶ batch-job-run ──Produced──▶ dataset (lake dataset, catalog table)
+  dataset ──ContributedTo──▶ feature-ingestion ──Produced──▶ feature-group
+  feature-ingestion ──ContributedTo──▶ feature-group-snapshot ──ContributedTo──▶ training-set
+  training-set / file / dataset ──ContributedTo──▶ dataset (a training job's channel folder
+                                                   that holds it)
+
+A feature-group snapshot is the group as a training set saw it: `group@N` holds the writes up to
+ingestion N, so a model's upstream names exactly the ingestions it could have learnt from.
+Training jobs, the registry and serving write their own part directly (podium.models.training,
+registry, podium.serving.endpoints); this module links the two halves through channel folders.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from podium.models.lineage import NewEntity, canonical_uri, is_within
+from podium.store.tables.catalog import catalog_tables
+from podium.store.tables.features import features_ingestions, features_training_sets
+from podium.store.tables.ingest import (
+    ingest_jobs,
+    ingest_output_files,
+    ingest_run_inputs,
+    ingest_runs,
+)
+from podium.store.tables.models import lineage_associations, lineage_entities
+
+if TYPE_CHECKING:
+    from podium.models.lineage import Lineage
+
+# Feature store writes that are bulk loads from somewhere (put_record, delete and materialize
+# are not: they are single records or the online copy of data already in the graph).
+BULK_KINDS = ("ingest", "catalog", "batch", "stream")
+# Sources that name no data outside the process that wrote it.
+IN_PROCESS = ("python", "workflow", "put_record")
+# What a training job's channel folder can hold.
+CONTAINED = ("training-set", "file", "dataset")
+
+
+class _Graph:
+    """Entities and edges collected before one merge."""
+
+    def __init__(self) -> None:
+        self.entities: dict[str, NewEntity] = {}
+        self.edges: set[tuple[str, str, str]] = set()
+
+    def add(self, kind: str, type_: str, name: str, *, uri: str | None = None,
+            properties: dict[str, Any] | None = None, at: datetime | None = None) -> str:
+        entity = NewEntity(kind, type_, name, uri, properties or {}, at)
+        self.entities.setdefault(entity.id, entity)
+        return entity.id
+
+    def link(self, source: str, destination: str, type_: str = "ContributedTo") -> None:
+        self.edges.add((source, destination, type_))
+
+
+def harvest(lineage: Lineage) -> int:
+    """Merge what batch runs, feature writes and training sets recorded; returns rows added."""
+    graph = _Graph()
+    with lineage.store.connect() as conn:
+        tables = {r.name: r for r in conn.execute(select(catalog_tables))}
+        datasets = _batch_runs(conn, graph, tables)
+        ingestions = _feature_writes(conn, graph, tables, datasets)
+        _training_sets(conn, graph, tables, ingestions)
+        _channels(conn, graph)
+    if not graph.entities and not graph.edges:
+        return 0
+    return lineage.merge(list(graph.entities.values()), sorted(graph.edges))
+
+
+def _dataset(graph: _Graph, url: str, **properties: Any) -> str:
+    return graph.add("artifact", "dataset", url, uri=url, properties={k: v for k, v in properties.items() if v})
+
+
+def _batch_runs(conn: Any, graph: _Graph, tables: dict[str, Any]) -> dict[str, str]:
+    """Runs that committed something: their input files and output datasets. Returns the
+    dataset URLs (canonical) by run id, for feature writes that name a run."""
+    runs = {r.id: r for r in conn.execute(select(ingest_runs).where(ingest_runs.c.status == "SUCCEEDED"))}
+    inputs: dict[str, list[str]] = defaultdict(list)
+    for row in conn.execute(select(ingest_run_inputs.c.run_id, ingest_run_inputs.c.path)):
+        if row.run_id in runs:
+            inputs[row.run_id].append(row.path)
+    outputs: dict[str, dict[str, str]] = defaultdict(dict)  # run -> dataset -> one file
+    for row in conn.execute(select(ingest_output_files.c.run_id, ingest_output_files.c.dataset,
+                                   ingest_output_files.c.path)):
+        if row.run_id in runs:
+            outputs[row.run_id].setdefault(row.dataset, row.path)
+    by_dataset = {t.dataset: t for t in tables.values() if t.dataset}
+    table_sources = {r.name: (r.definition.get("source") or {}).get("table")
+                     for r in conn.execute(select(ingest_jobs.c.name, ingest_jobs.c.definition))}
+    produced: dict[str, str] = {}
+    for run_id, run in runs.items():
+        if not inputs[run_id] and not outputs[run_id]:
+            continue  # a run that found nothing new moved no data
+        source_table = tables.get(table_sources.get(run.job_name) or "")
+        action = graph.add("action", "batch-job-run", run_id, properties={
+            "job": run.job_name, "number": run.number, "rows_read": run.rows_read,
+            "rows_written": run.rows_written, "rows_quarantined": run.rows_quarantined,
+        }, at=run.finished_at)
+        for path in inputs[run_id]:
+            uri = canonical_uri(path)
+            graph.link(graph.add("artifact", "file", uri, uri=uri, at=run.started_at), action)
+        if source_table is not None:
+            url = canonical_uri(source_table.location)
+            graph.link(_dataset(graph, url, catalog_table=source_table.name), action)
+        for dataset, sample in outputs[run_id].items():
+            table = by_dataset.get(dataset)
+            url = canonical_uri(table.location) if table is not None else _dataset_url(sample, dataset)
+            target = _dataset(graph, url, dataset=dataset, catalog_table=table.name if table else None)
+            graph.link(action, target, "Produced")
+            produced[run_id] = url
+    return produced
+
+
+def _dataset_url(file_url: str, dataset: str) -> str:
+    """The dataset folder of one of its files (`<lake>/<dataset>/<partitions>/<file>`)."""
+    marker = f"/{dataset}/"
+    cut = file_url.rfind(marker)
+    return canonical_uri(file_url[: cut + len(marker) - 1] if cut >= 0 else file_url.rsplit("/", 1)[0])
+
+
+def _source(graph: _Graph, source: str, tables: dict[str, Any], runs: dict[str, str]) -> str | None:
+    """The node a feature write's `source` names, or None when it names nothing durable."""
+    if source in IN_PROCESS or source.startswith(("delete:", "offline:")):
+        return None
+    if source.startswith("batch:"):  # batch:<job>/<run id>
+        run_id = source.rsplit("/", 1)[-1]
+        return _dataset(graph, runs[run_id]) if run_id in runs else None
+    if source.startswith(("catalog:", "table:")):  # catalog:<table>@v<version>
+        name = source.split(":", 1)[1].rsplit("@v", 1)[0]
+        table = tables.get(name)
+        return _dataset(graph, canonical_uri(table.location), catalog_table=name) if table else None
+    if source.startswith("stream:"):
+        return graph.add("artifact", "stream", source.split(":", 1)[1])
+    if source in tables:
+        return _dataset(graph, canonical_uri(tables[source].location), catalog_table=source)
+    if "/" not in source:
+        return None
+    return _dataset_for_path(graph, canonical_uri(source), tables)
+
+
+def _dataset_for_path(graph: _Graph, uri: str, tables: dict[str, Any]) -> str:
+    """A path inside a catalogued dataset is that dataset; any other path is its own."""
+    for table in tables.values():
+        location = canonical_uri(table.location)
+        if is_within(uri, location):
+            return _dataset(graph, location, catalog_table=table.name, dataset=table.dataset)
+    return _dataset(graph, uri)
+
+
+def _feature_writes(
+    conn: Any, graph: _Graph, tables: dict[str, Any], runs: dict[str, str]
+) -> dict[str, list[tuple[int, datetime, datetime, str]]]:
+    """Bulk writes into feature groups. Returns, per group, every completed write as
+    (id, started_at, write_time, node id or '') for the training-set snapshots."""
+    by_group: dict[str, list[tuple[int, datetime, datetime, str]]] = defaultdict(list)
+    query = (select(features_ingestions).where(features_ingestions.c.status == "completed")
+             .order_by(features_ingestions.c.id))
+    for row in conn.execute(query):
+        node = ""
+        if row.kind in BULK_KINDS:
+            node = graph.add("action", "feature-ingestion", f"{row.group_name}/{row.id}", properties={
+                "group": row.group_name, "group_version": row.group_version, "kind": row.kind,
+                "source": row.source, "rows": row.rows,
+            }, at=row.finished_at or row.started_at)
+            upstream = _source(graph, row.source, tables, runs)
+            if upstream is not None:
+                graph.link(upstream, node)
+            graph.link(node, graph.add("artifact", "feature-group", row.group_name), "Produced")
+        by_group[row.group_name].append((row.id, _utc(row.started_at), _utc(row.write_time), node))
+    return by_group
+
+
+def _training_sets(
+    conn: Any, graph: _Graph, tables: dict[str, Any],
+    writes: dict[str, list[tuple[int, datetime, datetime, str]]],
+) -> None:
+    for row in conn.execute(select(features_training_sets).order_by(features_training_sets.c.id)):
+        created = _utc(row.created_at)
+        name = canonical_uri(row.output) if row.output else f"training-set/{row.id}"
+        target = graph.add("artifact", "training-set", name, uri=name if row.output else None, properties={
+            "id": row.id, "rows": row.rows, "groups": row.groups,
+            "as_of": row.as_of.isoformat() if row.as_of else None,
+        }, at=created)
+        for group in row.groups:
+            group_name = group["name"]
+            seen = [w for w in writes.get(group_name, []) if w[1] <= created
+                    and (row.as_of is None or w[2] <= _utc(row.as_of))]
+            last = max((w[0] for w in seen), default=0)
+            snapshot = graph.add("artifact", "feature-group-snapshot", f"{group_name}@{last}", properties={
+                "group": group_name, "group_version": group.get("version"), "last_ingestion_id": last,
+                "features": group.get("features"),
+            })
+            graph.link(snapshot, target)
+            for _, _, _, node in seen:
+                if node:
+                    graph.link(node, snapshot)
+        entity = row.entity_source or ""
+        if "/" in entity:
+            graph.link(_dataset_for_path(graph, canonical_uri(entity), tables), target)
+
+
+def _channels(conn: Any, graph: _Graph) -> None:
+    """Link every artifact that lies in a training job's channel folder to that channel."""
+    jobs = set(conn.scalars(select(lineage_entities.c.id).where(lineage_entities.c.type == "training-job")))
+    channel_ids = {r.source_id for r in conn.execute(select(lineage_associations.c.source_id)
+                   .where(lineage_associations.c.destination_id.in_(jobs)))} if jobs else set()
+    if not channel_ids:
+        return
+    channels = [(r.id, r.uri) for r in conn.execute(
+        select(lineage_entities.c.id, lineage_entities.c.uri).where(lineage_entities.c.id.in_(channel_ids)))
+        if r.uri and "://" not in r.uri]
+    stored = [(r.id, r.type, r.uri) for r in conn.execute(
+        select(lineage_entities.c.id, lineage_entities.c.type, lineage_entities.c.uri)
+        .where(lineage_entities.c.uri.is_not(None), lineage_entities.c.type.in_(CONTAINED)))]
+    candidates = stored + [(e.id, e.type, e.uri) for e in graph.entities.values() if e.uri]
+    for channel_id, folder in channels:
+        for node_id, type_, uri in candidates:
+            if node_id == channel_id or type_ not in CONTAINED:
+                continue
+            if uri == folder:
+                graph.link(node_id, channel_id, "SameAs")
+            elif is_within(uri, folder):
+                graph.link(node_id, channel_id)
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every time Podium stores is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
