@@ -1,9 +1,11 @@
 """Batch data preparation: a ten-step Podium recipe (DuckDB) against the same steps
 written as a plain pandas script, on N generated rows read from CSV and from Parquet
-and written to Parquet.
+and written to Parquet. A third variant runs the recipe as a Podium batch job (plus a
+contract check, quarantine split, output partitioned by part of day and the commit)
+and prints its stages.
 
 Each variant runs in its own child process; we report wall time, rows/s and the
-child's peak RSS, and the Podium/pandas ratios. Both variants produce the same rows
+child's peak RSS and CPU time, and the Podium/pandas ratios. Both variants produce the same rows
 (checked on row count and column sums).
 
     python bench/batch_bench.py                 # 10 million rows
@@ -69,6 +71,56 @@ def run_podium(source: str, output: str) -> int:
     return run_recipe(parse_recipe(STEPS), source, output)
 
 
+CONTRACT = {"columns": {"id": {"type": "BIGINT", "required": True}, "qty": {"min": 1, "max": 10},
+                        "tier": {"allowed": [0, 1, 2]}}}
+
+
+JOB_TIMES: list[float] = []  # the run's own wall and CPU seconds (store setup excluded)
+
+
+def run_job(source: str, output: str) -> int:
+    """The same recipe as a Podium batch job: read, recipe, contract check, quarantine
+    split, output partitioned by part of day, atomic commit into a throwaway home. Prints
+    each stage's wall and CPU seconds to stderr."""
+    from podium.config import Settings
+    from podium.ingest.batch.jobs import create_job, parse_job
+    from podium.ingest.batch.runner import run_job as run
+    from podium.store import open_store
+
+    home = Path(output).with_suffix(".home")
+    settings = Settings.for_home(home)
+    store = open_store(settings)
+    create_job(store, parse_job({"name": "bench", "source": {"path": source}, "recipe": STEPS, "contract": CONTRACT,
+                                 "output": {"dataset": "bench", "partition_by": ["ts_part_of_day"]}}))
+    stages: dict[str, list[float]] = {}
+    mark = [time.perf_counter(), time.process_time(), ""]
+
+    def tell(phase: str, done: int, total: int) -> None:
+        if phase != mark[2]:
+            now, cpu = time.perf_counter(), time.process_time()
+            if mark[2]:
+                stages[mark[2]] = [now - mark[0], cpu - mark[1]]
+            mark[:] = [now, cpu, phase]
+
+    started, cpu = time.perf_counter(), time.process_time()
+    result = run(settings, store, "bench", progress=tell)
+    tell("done", 0, 0)
+    JOB_TIMES[:] = [time.perf_counter() - started, time.process_time() - cpu]
+    print("job stages (wall s, cpu s): " + ", ".join(f"{k} {w:.2f}/{c:.2f}" for k, (w, c) in stages.items()),
+          file=sys.stderr)
+    store.dispose()
+    return result.rows_written
+
+
+def output_glob(variant: str, output: Path) -> str:
+    """Where a variant's rows are: one file, or the job's partitioned dataset in its lake."""
+    if variant != "job":
+        return str(output)
+    from podium.config import Settings
+
+    return f"{Settings.for_home(output.with_suffix('.home')).lake_url}/bench/**/*.parquet"
+
+
 def run_pandas(source: str, output: str) -> int:
     import numpy as np
     import pandas as pd
@@ -97,10 +149,13 @@ def run_pandas(source: str, output: str) -> int:
 
 
 def child(variant: str, source: str, output: str) -> None:
-    started = time.perf_counter()
-    rows = (run_podium if variant == "podium" else run_pandas)(source, output)
-    elapsed = time.perf_counter() - started
-    print(json.dumps({"rows_out": rows, "seconds": elapsed, "peak_mib": peak_rss_kib() / 1024}))
+    started, cpu = time.perf_counter(), time.process_time()
+    run = {"podium": run_podium, "pandas": run_pandas, "job": run_job}[variant]
+    rows = run(source, output)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if variant == "job":
+        elapsed, cpu = JOB_TIMES
+    print(json.dumps({"rows_out": rows, "seconds": elapsed, "cpu_seconds": cpu, "peak_mib": peak_rss_kib() / 1024}))
 
 
 def peak_rss_kib() -> int:
@@ -122,10 +177,12 @@ def measure(variant: str, source: Path, output: Path) -> dict:
     )
     if proc.returncode != 0:
         raise SystemExit(f"{variant} on {source.name} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["stages"] = [line for line in proc.stderr.splitlines() if line.startswith("job stages")]
+    return result
 
 
-def checksum(path: Path) -> tuple[int, float, int]:
+def checksum(path: Path | str) -> tuple[int, float, int]:
     import duckdb
 
     row = duckdb.sql(
@@ -139,6 +196,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="runs per variant; the fastest is reported")
+    parser.add_argument("--variants", default="pandas,podium,job",
+                        help="pandas (baseline), podium (the recipe to one file), job (the recipe as a batch job)")
     parser.add_argument("--child")
     parser.add_argument("--source")
     parser.add_argument("--output")
@@ -154,22 +213,33 @@ def main() -> None:
         print(f"generated {args.rows:,} rows in {time.perf_counter() - t0:.1f}s "
               f"(CSV {csv.stat().st_size / 2**20:.0f} MiB, Parquet {parquet.stat().st_size / 2**20:.0f} MiB); "
               f"recipe: {len(STEPS)} steps")
-        print(f"{'input':8} {'variant':8} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9}")
+        print(f"load average {os.getloadavg()[0]:.2f}")
+        print(f"{'input':8} {'variant':8} {'seconds':>8} {'cpu s':>8} {'rows/s':>12} {'peak MiB':>9}")
         for source in (csv, parquet):
+            print(f"load average {os.getloadavg()[0]:.2f}")
             results = {}
-            for variant in ("pandas", "podium"):
+            for variant in args.variants.split(","):
                 out = folder / f"{variant}-{source.suffix[1:]}.parquet"
                 runs = [measure(variant, source, out) for _ in range(max(1, args.repeat))]
                 r = min(runs, key=lambda x: x["seconds"])
                 r["peak_mib"] = max(x["peak_mib"] for x in runs)
                 r["rate"] = args.rows / r["seconds"]
-                results[variant] = (r, checksum(out))
-                print(f"{source.suffix[1:]:8} {variant:8} {r['seconds']:8.2f} {r['rate']:12,.0f} {r['peak_mib']:9.0f}")
-            (pd_r, pd_sum), (po_r, po_sum) = results["pandas"], results["podium"]
-            same = pd_sum[0] == po_sum[0] and pd_sum[2] == po_sum[2] and abs(pd_sum[1] - po_sum[1]) < 1e-3 * max(1, pd_sum[0])
-            print(f"{source.suffix[1:]:8} ratio    throughput podium/pandas = {po_r['rate'] / pd_r['rate']:.1f}x, "
-                  f"peak memory podium/pandas = {po_r['peak_mib'] / pd_r['peak_mib']:.2f}, "
-                  f"same result: {'yes' if same else f'NO {pd_sum} vs {po_sum}'}")
+                results[variant] = (r, checksum(output_glob(variant, out)))
+                print(f"{source.suffix[1:]:8} {variant:8} {r['seconds']:8.2f} {r['cpu_seconds']:8.2f} "
+                      f"{r['rate']:12,.0f} {r['peak_mib']:9.0f}  load {os.getloadavg()[0]:.1f}")
+                for line in r["stages"]:
+                    print(f"{'':18}{line}")
+            if "pandas" not in results:
+                continue
+            pd_r, pd_sum = results["pandas"]
+            for variant, (po_r, po_sum) in results.items():
+                if variant == "pandas":
+                    continue
+                same = pd_sum[0] == po_sum[0] and pd_sum[2] == po_sum[2] and abs(pd_sum[1] - po_sum[1]) < 1e-3 * max(1, pd_sum[0])
+                print(f"{source.suffix[1:]:8} {variant:8} vs pandas: throughput {po_r['rate'] / pd_r['rate']:.1f}x, "
+                      f"cpu time {pd_r['cpu_seconds'] / po_r['cpu_seconds']:.1f}x less, "
+                      f"peak memory {po_r['peak_mib'] / pd_r['peak_mib']:.2f}x, "
+                      f"same result: {'yes' if same else f'NO {pd_sum} vs {po_sum}'}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ def create(
 
     A definition: name, source {path | table + bookmark_key, read}, recipe (inline or a
     file path), contract {columns: {col: {type, required, allowed, min, max, pattern,
-    unique}}}, output {dataset, partition_by}, bookmark (enable | disable | pause).
+    unique}}}, output {dataset, partition_by}, bookmark (enable | disable | pause),
+    timeout_minutes (default 2880), max_retries (0-10, default 0).
     """
     import yaml
 

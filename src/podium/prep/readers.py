@@ -81,6 +81,7 @@ def read_sql(
     lenient: bool = False,
     rejects: tuple[str, str] | None = None,
     hive: bool = False,
+    row_numbers: bool = False,
 ) -> str:
     """A table expression reading `paths` (all of one format).
 
@@ -125,6 +126,9 @@ def read_sql(
         func = "read_json"
     else:
         args.append("union_by_name = true")
+        if row_numbers:
+            # Each row's 0-based position in its file, as column `file_row_number`.
+            args.append("file_row_number = true")
         func = "read_parquet"
     if filename:
         args.append(f"filename = {literal(filename)}")

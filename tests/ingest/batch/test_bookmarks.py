@@ -205,3 +205,19 @@ def test_pause_with_a_range_of_runs(settings, store, src_dir: Path, write_csv, m
         run_job(settings, store, "orders", bookmark="pause", bookmark_range=(r3.run_id, r1.run_id))
     with pytest.raises(ValidationError, match="needs bookmark pause"):
         run_job(settings, store, "orders", bookmark="enable", bookmark_range=(r1.run_id, r3.run_id))
+
+
+def test_late_file_with_an_old_timestamp_is_still_read(settings, store, src_dir: Path, write_csv, make_job) -> None:
+    """Glue needs its maxBand window because its bookmark is a timestamp high-water mark;
+    a bookmark of files by path, size and mtime reads a file that shows up late with an
+    older modification time than everything already processed."""
+    write_csv(src_dir, "b.csv", [(1, "a", 1)])
+    make_job(store, src_dir)
+    assert run_job(settings, store, "orders").rows_written == 1
+    late = write_csv(src_dir, "a.csv", [(2, "a", 2)])
+    past = (src_dir / "b.csv").stat().st_mtime - 3600
+    os.utime(late, (past, past))
+    second = run_job(settings, store, "orders")
+    assert (second.files_read, second.rows_written) == (1, 1)
+    assert _ids(store) == [1, 2]
+    assert run_job(settings, store, "orders").rows_read == 0

@@ -179,3 +179,76 @@ def test_aggregating_recipe_quarantines_without_provenance(settings, store, src_
     [row] = pq.read_table(qfile).to_pylist()
     assert row["source_file"] is None and row["row"] is None and "amount: -5" in row["reason"]
     assert read_dataset(store, "orders").to_pylist() == [{"amount": 30, "city": "paris"}]
+
+
+def test_parquet_source_is_read_in_place_with_row_positions(settings, store, tmp_path: Path, make_job) -> None:
+    """Parquet sources are not copied; quarantined rows still name their file and position,
+    also for a file with a column named like DuckDB's row-number column."""
+    import pyarrow as pa
+
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    pq.write_table(pa.table({"id": [1, 2, 3], "city": ["a", "b", "a"], "amount": [5.0, -1.0, 7.0]}), folder / "a.parquet")
+    pq.write_table(
+        pa.table({"id": [4, 5], "city": ["b", "b"], "amount": [-2.0, 1.0], "file_row_number": [10, 11]}),
+        folder / "b.parquet",
+    )
+    make_job(store, folder, contract={"columns": {"amount": {"min": 0}}})
+    result = run_job(settings, store, "orders")
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (5, 3, 2)
+    qfile = Path(settings.lake_url) / "quarantine" / "orders" / f"run={result.run_id}" / "part-0.parquet"
+    bad = sorted((Path(q["source_file"]).name, q["row"]) for q in pq.read_table(qfile).to_pylist())
+    assert bad == [("a.parquet", 2), ("b.parquet", 1)]
+    rows = sorted((r["id"], r["file_row_number"]) for r in read_dataset(store, "orders").to_pylist())
+    assert rows == [(1, None), (3, None), (5, 11)]
+
+
+def test_run_without_contract_streams_and_counts(settings, store, src_dir: Path, write_csv, make_job) -> None:
+    write_csv(src_dir, "a.csv", [(1, "paris", 10), (2, "lyon", 20), (3, "paris", 30)])
+    (src_dir / "b.csv").write_text("id,city,amount\n4,lyon,1\n5,lyon,2,extra\n6,nice,3\n")
+    make_job(store, src_dir, recipe=[{"op": "filter", "expr": "amount >= 20"}])
+    result = run_job(settings, store, "orders")
+    assert (result.rows_read, result.rows_written, result.rows_quarantined, result.rows_filtered) == (6, 2, 1, 3)
+    assert _rows(store) == [(2, "lyon", 20.0), (3, "paris", 30.0)]
+
+
+def test_run_whose_recipe_keeps_nothing_writes_no_files(settings, store, src_dir: Path, write_csv, make_job) -> None:
+    write_csv(src_dir, "a.csv", [(1, "paris", 10), (2, "lyon", 20)])
+    make_job(store, src_dir, recipe=[{"op": "filter", "expr": "amount > 100"}])
+    result = run_job(settings, store, "orders")
+    assert (result.rows_read, result.rows_written, result.rows_filtered) == (2, 0, 2)
+    assert committed_files(store, "orders") == []
+    lake = Path(settings.lake_url)
+    assert not list(lake.rglob("*.parquet")) if lake.exists() else True
+
+
+def test_contract_plans(settings, store, src_dir: Path, tmp_path: Path, write_csv, make_job) -> None:
+    """Row-by-row recipes are checked in one pass and written in a second that skips the
+    flagged rows; a join that repeats a source row, or a volatile expression, keeps the
+    checked rows in a table instead. Each plan writes good rows and quarantines bad ones."""
+    write_csv(src_dir, "a.csv", [(1, "paris", 10), (2, "lyon", -3), (3, "nice", 4)])
+    contract = {"columns": {"amount": {"min": 0}}}
+    make_job(store, src_dir, recipe=[{"op": "text", "column": "city", "func": "upper"}], contract=contract)
+    result = run_job(settings, store, "orders")
+    assert result.details["plan"] == "two_pass"
+    assert (result.rows_written, result.rows_quarantined) == (2, 1)
+    assert _rows(store) == [(1, "PARIS", 10.0), (3, "NICE", 4.0)]
+
+    # One source row joins two extras: one result row breaks the contract, the other is kept.
+    extras = tmp_path / "extras.csv"
+    extras.write_text("id,bonus\n1,5\n1,-50\n3,1\n")
+    recipe = [
+        {"op": "join", "with": {"path": str(extras)}, "on": ["id"], "how": "inner"},
+        {"op": "sql", "query": "SELECT * REPLACE (amount + bonus AS amount) FROM input"},
+    ]
+    make_job(store, src_dir, name="joined", recipe=recipe, contract=contract,
+             output={"dataset": "joined"}, bookmark="disable")
+    joined = run_job(settings, store, "joined")
+    assert joined.details["plan"] == "table"
+    assert (joined.rows_read, joined.rows_written, joined.rows_quarantined, joined.rows_filtered) == (3, 2, 1, 0)
+    assert sorted((r["id"], r["amount"]) for r in read_dataset(store, "joined").to_pylist()) == [(1, 15), (3, 5)]
+
+    make_job(store, src_dir, name="sampled", recipe=[{"op": "filter", "expr": "random() < 2"}], contract=contract,
+             output={"dataset": "sampled"}, bookmark="disable")
+    sampled = run_job(settings, store, "sampled")
+    assert sampled.details["plan"] == "table" and (sampled.rows_written, sampled.rows_quarantined) == (2, 1)

@@ -30,12 +30,13 @@ def bookmark_argument(arguments: dict[str, Any] | None) -> str | None:
 def job_run(result: RunResult | dict[str, Any]) -> dict[str, Any]:
     """A run in the shape of Glue's JobRun."""
     r = result.to_dict() if isinstance(result, RunResult) else result
-    state = {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "RUNNING": "RUNNING"}[r["status"]]
+    state = r["status"]  # RUNNING, SUCCEEDED, FAILED, STOPPED or TIMEOUT: Glue's JobRunState names
     return {
         "Id": r.get("run_id") or r.get("id"),
         "JobName": r["job_name"],
         "JobRunState": state,
-        "Attempt": 0,
+        "Attempt": int((r.get("details") or {}).get("attempt") or 0),
+        "PreviousRunId": (r.get("details") or {}).get("previous_run_id"),
         "ExecutionTime": round(r.get("duration_seconds") or 0.0),
         "ErrorMessage": r.get("error"),
         "Podium": {k: r.get(k) for k in ("rows_read", "rows_written", "rows_quarantined", "rows_filtered",
@@ -45,7 +46,8 @@ def job_run(result: RunResult | dict[str, Any]) -> dict[str, Any]:
 
 def start_job_run(settings: Any, store: Any, parameters: dict[str, Any]) -> dict[str, Any]:
     """Run the job named by `JobName` to completion and return its JobRun (the `.sync`
-    behaviour; the caller decides whether to wait for this in the background)."""
+    behaviour; the caller decides whether to wait for this in the background).
+    `Timeout` (minutes) overrides the job's timeout for this run, as in Glue."""
     name = parameters.get("JobName")
     if not isinstance(name, str) or not name:
         raise ValidationError("glue:startJobRun needs Parameters.JobName")
@@ -54,8 +56,12 @@ def start_job_run(settings: Any, store: Any, parameters: dict[str, Any]) -> dict
     if (start is None) != (end is None):
         raise ValidationError("give both --job-bookmark-from and --job-bookmark-to, or neither")
     span = (str(start), str(end)) if start is not None and end is not None else None
+    timeout = parameters.get("Timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
+        raise ValidationError("glue:startJobRun Parameters.Timeout must be a number of minutes")
     result = run_job(
-        settings, store, name, bookmark=bookmark_argument(arguments), bookmark_range=span  # type: ignore[arg-type]
+        settings, store, name, bookmark=bookmark_argument(arguments), bookmark_range=span,  # type: ignore[arg-type]
+        timeout_minutes=timeout,
     )
     return job_run(result)
 

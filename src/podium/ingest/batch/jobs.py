@@ -87,6 +87,13 @@ class JobDefinition(BaseModel):
     contract: Contract | None = None
     output: OutputSpec
     bookmark: BookmarkOption = "disable"
+    max_retries: int = Field(
+        default=0, ge=0, le=10, description="Runs again after a failure, up to this many times (Glue's MaxRetries)."
+    )
+    timeout_minutes: float = Field(
+        default=2880, gt=0, le=10_080,
+        description="A run still going after this many minutes is stopped with state TIMEOUT (Glue's default: 48 h).",
+    )
 
     @field_validator("name")
     @classmethod

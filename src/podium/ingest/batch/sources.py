@@ -5,7 +5,9 @@ Loading gives one relation with two extra columns, `_podium_file` and `_podium_r
 (1-based position of the record among the file's parsed records), and a rejects
 relation of lines that could not be parsed (file, line, reason, text): CSV rows come
 from DuckDB's rejects tables, JSON Lines fall back to a line-by-line parser when DuckDB
-refuses a file. JSON arrays and Parquet are all-or-nothing: a corrupt file fails the run.
+refuses a file. JSON arrays and Parquet are all-or-nothing: a corrupt file fails the
+run. Parquet files are read in place through a view; the other formats are parsed into
+DuckDB once, so that recipe statistics and the output pass do not parse the text again.
 """
 
 from __future__ import annotations
@@ -120,13 +122,21 @@ def load_files(
         fmt = options.format or detect_format(entry.path)
         table = f"_podium_raw_{i}"
         opts = options.model_copy(update={"format": fmt})
-        if fmt == "csv":
+        if fmt == "parquet" and _view_parquet(con, entry, opts, table):
+            # Read in place (no copy): Parquet gives each row's position in its file.
+            parts.append(f"SELECT * EXCLUDE (file_row_number), CAST(file_row_number + 1 AS BIGINT) AS {ROW_COLUMN} FROM {table}")
+        elif fmt == "csv":
             _load_csv(con, entry, opts, table, i)
-        elif fmt == "jsonl":
-            _load_jsonl(con, entry, opts, table, workdir)
+            # The file name is a constant of the view, not a stored column.
+            parts.append(
+                f"SELECT *, {literal(entry.path)} AS {FILE_COLUMN}, CAST(rowid + 1 AS BIGINT) AS {ROW_COLUMN} FROM {table}"
+            )
         else:
-            _load_whole(con, entry, opts, table)
-        parts.append(f"SELECT *, CAST(rowid + 1 AS BIGINT) AS {ROW_COLUMN} FROM {table}")
+            if fmt == "jsonl":
+                _load_jsonl(con, entry, opts, table, workdir)
+            else:
+                _load_whole(con, entry, opts, table)
+            parts.append(f"SELECT *, CAST(rowid + 1 AS BIGINT) AS {ROW_COLUMN} FROM {table}")
         if on_file is not None:
             on_file(i + 1, len(files))
     if not parts:
@@ -145,7 +155,7 @@ def _load_csv(
     con: duckdb.DuckDBPyConnection, entry: FileEntry, opts: ReadOptions, table: str, i: int
 ) -> None:
     scan, errors = f"_podium_rscan_{i}", f"_podium_rerr_{i}"
-    sql = read_sql([entry.path], opts, rejects=(scan, errors), filename=FILE_COLUMN)
+    sql = read_sql([entry.path], opts, rejects=(scan, errors))
     try:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {sql}")
     except duckdb.Error as exc:
@@ -158,6 +168,22 @@ def _load_csv(
     )
     con.execute(f"DROP TABLE IF EXISTS {errors}")
     con.execute(f"DROP TABLE IF EXISTS {scan}")
+
+
+def _view_parquet(con: duckdb.DuckDBPyConnection, entry: FileEntry, opts: ReadOptions, table: str) -> bool:
+    """Make `table` a view over the Parquet file (rows are read when the job runs, once
+    per pass, without a copy in memory); False when the file has a column named like
+    DuckDB's row-number column, which then needs a copy."""
+    sql = read_sql([entry.path], opts, filename=FILE_COLUMN)
+    try:
+        names = con.sql(f"SELECT * FROM {sql}").columns
+    except duckdb.Error as exc:
+        raise ValidationError(f"cannot read parquet file {entry.path}: {str(exc).splitlines()[0]}") from None
+    if "file_row_number" in names:
+        return False
+    with_rows = read_sql([entry.path], opts, filename=FILE_COLUMN, row_numbers=True)
+    con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {with_rows}")
+    return True
 
 
 def _load_whole(con: duckdb.DuckDBPyConnection, entry: FileEntry, opts: ReadOptions, table: str) -> None:
