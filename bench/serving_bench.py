@@ -9,7 +9,8 @@ request, which load from other processes does not change much.
 
 The server (API + router) runs in this process's uvicorn thread, the workers in their own
 processes, and the load comes from a separate process.
-Run: .venv/bin/python bench/serving_bench.py [--seconds 5] [--concurrency 8]
+Run: .venv/bin/python bench/serving_bench.py [--seconds 5] [--concurrency 8] [--pin]
+Before/after: PYTHONPATH=<an older checkout>/src .venv/bin/python bench/serving_bench.py
 """
 
 from __future__ import annotations
@@ -86,34 +87,65 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(url: str, seconds: float, concurrency: int, worker_pid: int | None = None) -> dict[str, float]:
-    """Load from a separate process; CPU per request of this process (the router) and, when
-    given, of the worker (not across a deployment, which replaces the worker)."""
+def switches(pid: int) -> int:
+    """Context switches (voluntary and not) of every thread of a process, from /proc."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "status").read_text()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in text.splitlines() if "ctxt_switches:" in line)
+    return total
+
+
+def measure(url: str, seconds: float, concurrency: int, worker_pid: int | None = None,
+            pin: tuple[set[int], set[int]] | None = None) -> dict[str, float]:
+    """Load from a separate process; CPU time and context switches per request of this process
+    (the router) and, when given, of the worker (not across a deployment, which replaces it).
+    `pin`: CPUs for the load process and for the worker (see --pin)."""
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     process = multiprocessing.Process(target=load, args=(url, seconds, concurrency, queue))
-    router_cpu = cpu_seconds(os.getpid())
+    router_cpu, router_sw = cpu_seconds(os.getpid()), switches(os.getpid())
     worker_cpu = cpu_seconds(worker_pid) if worker_pid else 0.0
+    worker_sw = switches(worker_pid) if worker_pid else 0
     process.start()
+    if pin:
+        os.sched_setaffinity(process.pid, pin[0])
+        if worker_pid:
+            os.sched_setaffinity(worker_pid, pin[1])
     latencies, failures, count = queue.get()
-    router_cpu = cpu_seconds(os.getpid()) - router_cpu
+    router_cpu, router_sw = cpu_seconds(os.getpid()) - router_cpu, switches(os.getpid()) - router_sw
     worker_cpu = cpu_seconds(worker_pid) - worker_cpu if worker_pid else 0.0
+    worker_sw = switches(worker_pid) - worker_sw if worker_pid else 0
     process.join()
     ordered = sorted(latencies)
+    n = max(1, count)
     return {"rps": count / seconds, "p50": statistics.median(ordered),
             "p99": ordered[int(0.99 * (len(ordered) - 1))], "failures": failures, "count": count,
-            "router_cpu_ms": router_cpu * 1000 / max(1, count), "worker_cpu_ms": worker_cpu * 1000 / max(1, count)}
+            "router_cpu_ms": router_cpu * 1000 / n, "worker_cpu_ms": worker_cpu * 1000 / n,
+            "router_switches": router_sw / n, "worker_switches": worker_sw / n}
 
 
 def line(label: str, m: dict[str, float]) -> str:
     return (f"  {label:17}: {m['rps']:7.0f} req/s  p50 {m['p50']:6.2f} ms  p99 {m['p99']:6.2f} ms  "
-            f"CPU/req router {m['router_cpu_ms']:.2f} ms, worker {m['worker_cpu_ms']:.2f} ms")
+            f"CPU/req router {m['router_cpu_ms']:.3f} ms, worker {m['worker_cpu_ms']:.3f} ms; "
+            f"switches/req router {m['router_switches']:.1f}, worker {m['worker_switches']:.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--pin", action="store_true",
+                        help="Pin the router and the load process to CPU 0 and the model worker to CPU 1 "
+                             "(direct calls too), so the worker has a core of its own in both cases.")
     args = parser.parse_args()
+    pin = None
+    if args.pin:
+        os.sched_setaffinity(0, {0})  # this thread; the server thread and the workers inherit it
+        pin = ({0}, {1})
+    print(f"load average at start: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
 
     from podium.api import create_app
     from podium.api.serving import FastInvocations
@@ -128,8 +160,15 @@ def main() -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as uvicorn's own sockets have it
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    # As `podium serve` runs it: invocations answered ahead of the app's middleware and routing.
-    server = uvicorn.Server(uvicorn.Config(FastInvocations(app), log_level="warning", access_log=False))
+    # As `podium serve` runs it: invocations answered ahead of the app's middleware and routing,
+    # each response in one write.
+    try:
+        from podium.serving.http import CoalescingHttpToolsProtocol
+        protocol: dict[str, Any] = {"http": CoalescingHttpToolsProtocol}
+    except ImportError:  # an older checkout, for before/after figures
+        protocol = {}
+    server = uvicorn.Server(uvicorn.Config(FastInvocations(app), log_level="warning", access_log=False,
+                                           **protocol))
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     base = f"http://127.0.0.1:{port}"
     while not server.started:
@@ -144,8 +183,9 @@ def main() -> None:
         client.post("/endpoints", json={"EndpointName": kind, "EndpointConfigName": f"{kind}-1"}).raise_for_status()
         service = app.state.podium.services["endpoints"]
         worker = service.router.table(kind).fleets[0].variants[0].fleet.workers[0]
-        direct = measure(f"{worker.url}/invocations", args.seconds, args.concurrency, worker.process.pid)
-        routed = measure(f"{base}/endpoints/{kind}/invocations", args.seconds, args.concurrency, worker.process.pid)
+        direct = measure(f"{worker.url}/invocations", args.seconds, args.concurrency, worker.process.pid, pin)
+        routed = measure(f"{base}/endpoints/{kind}/invocations", args.seconds, args.concurrency,
+                         worker.process.pid, pin)
         print(label)
         print(line("direct to worker", direct))
         print(line("through router", routed))
@@ -155,8 +195,8 @@ def main() -> None:
         if kind == "dummy":
             # One request at a time: no queueing at the worker, so the p99 difference is what the
             # router adds to a request (the overhead target), not where requests waited.
-            direct1 = measure(f"{worker.url}/invocations", args.seconds, 1, worker.process.pid)
-            routed1 = measure(f"{base}/endpoints/{kind}/invocations", args.seconds, 1, worker.process.pid)
+            direct1 = measure(f"{worker.url}/invocations", args.seconds, 1, worker.process.pid, pin)
+            routed1 = measure(f"{base}/endpoints/{kind}/invocations", args.seconds, 1, worker.process.pid, pin)
             print(line("direct, conc. 1", direct1))
             print(line("router, conc. 1", routed1))
             print(f"  added latency at concurrency 1: p50 {routed1['p50'] - direct1['p50']:+.2f} ms, "
@@ -182,6 +222,7 @@ def main() -> None:
         time.sleep(0.1)
     print(f"canary deployment under load: outcome {outcome}, {result['load']['count']:.0f} requests, "
           f"{result['load']['failures']:.0f} failed (target 0)")
+    print(f"load average at end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     server.should_exit = True
     time.sleep(0.5)
     service.shutdown()

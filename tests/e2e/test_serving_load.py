@@ -90,18 +90,21 @@ def pack(folder: Path, sign: float = 1.0, inference: str | None = None) -> str:
 
 
 class Server:
-    """`podium serve --port 0` in its own process, on a PODIUM_HOME under tmp_path."""
+    """`podium serve --port 0` (or another command, e.g. `server`) in its own process, on a
+    PODIUM_HOME under tmp_path."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, command: tuple[str, ...] = ("serve",), env: dict[str, str] | None = None) -> None:
         self.home = home
+        self.command = command
+        self.extra_env = env or {}
         self.process: subprocess.Popen[str] | None = None
         self.base = ""
 
     def start(self) -> None:
         env = {**os.environ, "PODIUM_HOME": str(self.home / ".podium"), "PYTHONUNBUFFERED": "1",
-               "COLUMNS": "200"}
+               "COLUMNS": "200", **self.extra_env}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "podium.cli.main", "serve", "--host", "127.0.0.1", "--port", "0"],
+            [sys.executable, "-m", "podium.cli.main", *self.command, "--host", "127.0.0.1", "--port", "0"],
             cwd=self.home, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         deadline = time.time() + 60
@@ -220,12 +223,13 @@ def step_shares(replies: list[list[Any]], deployment: dict[str, Any], green: str
     return result
 
 
-def test_canary_then_linear_deployment_under_load(server: Server, tmp_path: Path) -> None:
+def test_canary_linear_and_rolling_deployments_under_load(server: Server, tmp_path: Path) -> None:
     create(server, "c1", pack(tmp_path / "m1"))
     create(server, "c2", pack(tmp_path / "m2", -1.0))
     create(server, "c3", pack(tmp_path / "m3"))
+    create(server, "c4", pack(tmp_path / "m4", -1.0), count=2)
     server.ok("POST", "/endpoints", json={"EndpointName": "ep", "EndpointConfigName": "c1"})
-    load = Load(server, "ep", tmp_path)
+    load = Load(server, "ep", tmp_path, limit=150)  # stopped by the test; the limit is a safety bound
     try:
         time.sleep(1)
         server.ok("PUT", "/endpoints/ep", json={"EndpointConfigName": "c2", "DeploymentConfig": {
@@ -238,12 +242,16 @@ def test_canary_then_linear_deployment_under_load(server: Server, tmp_path: Path
                 "Type": "LINEAR", "WaitIntervalInSeconds": 3,
                 "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50}}}}})
         linear = wait_for(finished(server, "ep"), 45, "the linear deployment")
+        server.ok("PUT", "/endpoints/ep", json={"EndpointConfigName": "c4", "DeploymentConfig": {
+            "RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1},
+                                    "WaitIntervalInSeconds": 3}}})
+        rolling = wait_for(finished(server, "ep"), 45, "the rolling update")
         time.sleep(0.5)
     finally:
         replies = load.stop()
     assert len(replies) > 50
     assert [r for r in replies if r[1] != 200] == []
-    assert canary["outcome"] == "Succeeded" and linear["outcome"] == "Succeeded"
+    assert canary["outcome"] == linear["outcome"] == rolling["outcome"] == "Succeeded"
     canary_steps = step_shares(replies, canary, "c2")
     assert [planned for planned, _, _ in canary_steps] == [0.25, 1.0]
     planned, seen, count = canary_steps[0]
@@ -253,11 +261,16 @@ def test_canary_then_linear_deployment_under_load(server: Server, tmp_path: Path
     assert [planned for planned, _, _ in linear_steps] == [0.5, 1.0]
     assert linear_steps[0][2] >= 20 and abs(linear_steps[0][1] - 0.5) <= 0.2, linear_steps
     assert linear_steps[1][1] == 1.0
+    rolling_steps = step_shares(replies, rolling, "c4")  # one of c4's two workers, then both
+    assert [planned for planned, _, _ in rolling_steps] == [0.5, 1.0]
+    assert rolling_steps[0][2] >= 20 and abs(rolling_steps[0][1] - 0.5) <= 0.2, rolling_steps
+    assert rolling_steps[1][1] == 1.0
     described = server.ok("GET", "/endpoints/ep")
-    assert described["EndpointConfigName"] == "c3" and described["TrafficShares"] == {"c3": 1.0}
+    assert described["EndpointConfigName"] == "c4" and described["TrafficShares"] == {"c4": 1.0}
     summary = server.cli("endpoint", "watch", "ep", "--window", "600")
     [row] = summary["Variants"]
-    assert row["EndpointConfigName"] == "c3" and row["Invocations"] > 0 and row["Invocation5XXRate"] == 0
+    assert row["EndpointConfigName"] == "c4" and row["Invocations"] > 0 and row["Invocation5XXRate"] == 0
+    assert row["LiveWorkers"] == 2
 
 
 def test_broken_model_trips_the_alarm_and_rolls_back(server: Server, tmp_path: Path) -> None:
@@ -290,6 +303,9 @@ def test_broken_model_trips_the_alarm_and_rolls_back(server: Server, tmp_path: P
     assert described["EndpointConfigName"] == "good" and described["TrafficShares"] == {"good": 1.0}
     [listed] = server.cli("endpoint", "alarms")
     assert listed["AlarmName"] == "green-5xx" and listed["StateValue"] in ("ALARM", "OK", "INSUFFICIENT_DATA")
+    history = server.cli("endpoint", "alarm-history", "green-5xx")
+    states = [h["StateValue"] for h in history]
+    assert states[0] == "INSUFFICIENT_DATA" and "ALARM" in states
 
 
 def test_killed_workers_are_retried_restarted_and_restored_after_a_restart(server: Server, tmp_path: Path) -> None:
@@ -326,3 +342,33 @@ def test_killed_workers_are_retried_restarted_and_restored_after_a_restart(serve
                              headers={"content-type": "application/json"})
     assert reply.status_code == 200 and reply.json()["predictions"][0] > 0.5
     assert len(server.worker_pids()) == 2
+
+
+def test_podium_server_answers_invocations_with_its_token(tmp_path: Path) -> None:
+    """`podium server` (API, router; engine worker and scheduler off here) answers invocations
+    through the fast path ahead of its middleware, still requiring the bearer token."""
+    token = "s3cret-token"
+    server = Server(tmp_path, ("server", "--no-worker", "--no-scheduler"), env={"PODIUM_API_TOKEN": token})
+    server.start()
+    try:
+        auth = {"authorization": f"Bearer {token}"}
+        server.ok("POST", "/endpoint-configs", headers=auth, json={"EndpointConfigName": "c1", "ProductionVariants": [
+            {"VariantName": "AllTraffic", "ModelDataUrl": pack(tmp_path / "m1")}]})
+        server.ok("POST", "/endpoints", headers=auth, json={"EndpointName": "ep", "EndpointConfigName": "c1"})
+        replies = [server.http.post("/endpoints/ep/invocations", content=b"[[2.0, 0.0], [-2.0, 0.0]]",
+                                    headers={**auth, "content-type": "application/json"}) for _ in range(3)]
+        assert [r.status_code for r in replies] == [200, 200, 200]
+        high, low = replies[0].json()["predictions"]
+        assert high > 0.5 > low
+        assert replies[0].headers["x-invoked-production-variant"] == "AllTraffic"
+        assert replies[0].headers["x-podium-endpoint-config"] == "c1"
+        wrong = server.http.post("/endpoints/ep/invocations", content=b"[[2.0, 0.0]]",
+                                 headers={"authorization": "Bearer wrong", "content-type": "application/json"})
+        assert wrong.status_code == 401
+        missing = server.http.post("/endpoints/nope/invocations", content=b"[[2.0, 0.0]]",
+                                   headers={**auth, "content-type": "application/json"})
+        assert missing.status_code == 404 and "nope" in missing.json()["message"]
+        metrics = server.http.get("/endpoints/ep/metrics", headers=auth).json()
+        assert metrics["Variants"][0]["Invocations"] == 3
+    finally:
+        server.stop()

@@ -76,3 +76,20 @@ def test_old_buckets_are_dropped_after_retention() -> None:
     store.put("Invocations", 1, d, at=1200)
     assert store.statistic("Invocations", d, "Sum", 1000, now=1200) == 1
     assert store.total("Invocations", d) == 2  # totals are lifetime counters
+
+
+def test_recorder_matches_put_many() -> None:
+    names = ("Invocations", "ModelLatency")
+    sets = (dims(EndpointName="ep"), dims(EndpointName="ep", VariantName="a"))
+    fast, plain = MetricStore(), MetricStore()
+    recorder = fast.recorder(names, sets)
+    for i, latency in enumerate([0.0, 2.5, 7.0, 40.0]):
+        recorder.record((1, latency), at=100.0 + i)
+        plain.put_many([(name, value, d) for d in sets for name, value in zip(names, (1, latency), strict=True)],
+                       at=100.0 + i)
+    for d in sets:
+        for statistic in ("Sum", "SampleCount", "Minimum", "Maximum", "p50", "p99"):
+            assert fast.statistic("ModelLatency", d, statistic, 10, now=104) == \
+                plain.statistic("ModelLatency", d, statistic, 10, now=104)
+        assert fast.total("Invocations", d) == plain.total("Invocations", d) == 4
+    assert fast.prometheus(["Invocations"], ["ModelLatency"]) == plain.prometheus(["Invocations"], ["ModelLatency"])

@@ -54,3 +54,19 @@ def other_good_model(tmp_path: Path) -> Path:
 @pytest.fixture
 def flaky_model(tmp_path: Path) -> Path:
     return pack_model(tmp_path / "flaky", inference=FLAKY)
+
+
+@pytest.fixture
+def switchable_model(tmp_path: Path) -> tuple[Path, Path]:
+    """A model that fails one request in five once the returned flag file exists."""
+    flag = tmp_path / "break-now"
+    inference = f"""
+    import itertools, os
+    _calls = itertools.count()
+
+    def predict_fn(data, model):
+        if os.path.exists({str(flag)!r}) and next(_calls) % 5 == 0:
+            raise RuntimeError("deliberately broken model")
+        return model.predict_proba(data)[:, 1]
+"""
+    return pack_model(tmp_path / "switchable", inference=inference), flag

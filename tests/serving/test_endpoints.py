@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from podium.config import Settings
+from podium.errors import ValidationError
 from podium.metrics import Alarm
 from podium.metrics.series import dims
 from podium.models import ModelRegistry
@@ -154,14 +155,24 @@ def test_linear_deployment_steps(service: EndpointService, store: Store, good_mo
     assert [e["green_share"] for e in deployment["events"] if e["kind"] == "TrafficShifted"] == [0.5, 1.0]
 
 
-def test_broken_model_trips_alarm_and_rolls_back(service: EndpointService, store: Store, good_model: Path,
+def test_broken_model_trips_alarm_and_rolls_back(settings: Settings, store: Store, good_model: Path,
                                                  flaky_model: Path) -> None:
     v1, v2 = register(store, good_model), register(store, flaky_model)
-    service.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic", "ModelVersion": v1}])
-    service.create_endpoint_config("cfg-2", [{"VariantName": "AllTraffic", "ModelVersion": v2}])
-    service.create_endpoint("ep", "cfg-1")
-    service.put_alarm(Alarm("green-5xx", "Invocation5XXErrors", dims(EndpointName="ep", EndpointConfigName="cfg-2"),
-                            "Sum", threshold=0.01, denominator="Invocations", period_seconds=5, min_samples=5))
+    # The endpoint and its alarm are made by a server that then stops; the restarted one restores
+    # the endpoint and still rolls the deployment back on that alarm (kept in the store).
+    earlier = EndpointService(settings, store, Router(), drain_timeout=5)
+    try:
+        earlier.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic", "ModelVersion": v1}])
+        earlier.create_endpoint_config("cfg-2", [{"VariantName": "AllTraffic", "ModelVersion": v2}])
+        earlier.create_endpoint("ep", "cfg-1")
+        earlier.put_alarm(Alarm("green-5xx", "Invocation5XXErrors",
+                                dims(EndpointName="ep", EndpointConfigName="cfg-2"), "Sum", threshold=0.01,
+                                denominator="Invocations", period_seconds=5, min_samples=5))
+    finally:
+        earlier.shutdown()
+    service = EndpointService(settings, store, Router(), drain_timeout=10)
+    assert service.restore() == ["ep"]
+    assert [a.name for a in service.list_alarms()] == ["green-5xx"]
     load = Load(service.router, "ep")
     load.start()
     try:
@@ -174,6 +185,7 @@ def test_broken_model_trips_alarm_and_rolls_back(service: EndpointService, store
     finally:
         load.stop()
         load.close()
+        service.shutdown()
     described = service.describe_endpoint("ep")
     assert described["EndpointConfigName"] == "cfg-1"
     assert described["EndpointStatus"] == "InService"
@@ -183,6 +195,97 @@ def test_broken_model_trips_alarm_and_rolls_back(service: EndpointService, store
     blue_failures = [r for r in load.replies if r[2] == "cfg-1" and r[1] != 200]
     assert blue_failures == []
     assert any(r[2] == "cfg-2" and r[1] == 500 for r in load.replies)  # the canary really was broken
+    states = [h["StateValue"] for h in service.alarm_history("green-5xx")]
+    assert states[0] == "INSUFFICIENT_DATA" and "ALARM" in states
+
+
+def test_unknown_rollback_alarm_is_rejected(service: EndpointService, store: Store, good_model: Path) -> None:
+    version = register(store, good_model)
+    service.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic", "ModelVersion": version}])
+    service.create_endpoint("ep", "cfg-1")
+    with pytest.raises(ValidationError, match="no-such-alarm"):
+        service.update_endpoint("ep", "cfg-1", {"AutoRollbackConfiguration": {
+            "Alarms": [{"AlarmName": "no-such-alarm"}]}})
+    assert service.describe_endpoint("ep")["EndpointStatus"] == "InService"
+
+
+ROLLING = {"MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1}}
+
+
+def test_rolling_update_replaces_workers_batch_by_batch(service: EndpointService, store: Store,
+                                                        good_model: Path, other_good_model: Path) -> None:
+    v1, v2 = register(store, good_model), register(store, other_good_model)
+    service.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic", "ModelVersion": v1,
+                                              "InitialInstanceCount": 2}])
+    service.create_endpoint_config("cfg-2", [{"VariantName": "AllTraffic", "ModelVersion": v2,
+                                              "InitialInstanceCount": 2}])
+    service.create_endpoint("ep", "cfg-1")
+    blue = service.router.table("ep").fleets[0].variants[0].fleet
+    blue_processes = [w.process for w in blue.workers]
+    load = Load(service.router, "ep")
+    load.start()
+    try:
+        service.update_endpoint("ep", "cfg-2", {"RollingUpdatePolicy": {
+            **ROLLING, "WaitIntervalInSeconds": 0.5}}, wait=True)
+        time.sleep(0.2)
+    finally:
+        load.stop()
+        load.close()
+    assert len(load.replies) > 20
+    assert [s for _, s, _ in load.replies if s != 200] == []
+    [deployment] = service.deployments("ep")
+    assert deployment["outcome"] == "Succeeded"
+    kinds = [(e["kind"], e["green_share"]) for e in deployment["events"]]
+    assert kinds == [("ProvisioningBatch", 0.0), ("TrafficShifted", 0.5), ("BlueBatchTerminated", 0.5),
+                     ("ProvisioningBatch", 0.5), ("TrafficShifted", 1.0), ("BlueTerminated", 1.0)]
+    assert "1 cfg-1 worker(s)" in deployment["events"][2]["detail"]
+    assert all(p.poll() is not None for p in blue_processes)
+    green = service.router.table("ep").fleets[0].variants[0].fleet
+    assert sum(1 for w in green.workers if w.alive()) == 2
+    assert {r[2] for r in load.replies[-5:]} == {"cfg-2"}
+
+
+def test_rolling_update_rolls_back_and_restores_blue_in_batches(
+        service: EndpointService, store: Store, good_model: Path, switchable_model: tuple[Path, Path]) -> None:
+    artifact, flag = switchable_model
+    v1, v2 = register(store, good_model), register(store, artifact)
+    service.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic", "ModelVersion": v1,
+                                              "InitialInstanceCount": 2}])
+    service.create_endpoint_config("cfg-2", [{"VariantName": "AllTraffic", "ModelVersion": v2}])
+    service.create_endpoint("ep", "cfg-1")
+    service.put_alarm(Alarm("green-5xx", "Invocation5XXErrors", dims(EndpointName="ep", EndpointConfigName="cfg-2"),
+                            "Sum", threshold=0.01, denominator="Invocations", period_seconds=2, min_samples=5))
+    blue = service.router.table("ep").fleets[0].variants[0].fleet
+    load = Load(service.router, "ep")
+    load.start()
+    try:
+        service.update_endpoint("ep", "cfg-2", {
+            # Half of green's one instance rounds up to it: one green start, blue stopped in halves.
+            "RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+                                    "WaitIntervalInSeconds": 3,
+                                    "RollbackMaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1}},
+            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "green-5xx"}]}})
+        # Green breaks only in the second batch, once half of blue has been stopped.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+                e["kind"] == "BlueBatchTerminated" for e in service.deployments("ep")[0]["events"]):
+            time.sleep(0.05)
+        assert len(blue.workers) == 1
+        flag.touch()
+        described = service.wait_for_deployment("ep", 30)
+        time.sleep(0.2)
+    finally:
+        load.stop()
+        load.close()
+    assert described["EndpointConfigName"] == "cfg-1" and described["TrafficShares"] == {"cfg-1": 1.0}
+    [deployment] = service.deployments("ep")
+    assert deployment["outcome"] == "RolledBack" and "green-5xx" in deployment["reason"]
+    kinds = [e["kind"] for e in deployment["events"]]
+    assert kinds[-3:] == ["RollbackStarted", "BlueBatchRestored", "RolledBack"]
+    assert [r for r in load.replies if r[2] == "cfg-1" and r[1] != 200] == []
+    assert any(r[2] == "cfg-2" and r[1] == 500 for r in load.replies)
+    assert sum(1 for w in blue.workers if w.alive()) == 2  # blue back to its full size
+    assert {r[2] for r in load.replies[-5:]} == {"cfg-1"}
 
 
 def test_killed_worker_is_retried_or_fails_fast(service: EndpointService, store: Store, good_model: Path) -> None:

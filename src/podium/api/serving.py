@@ -210,8 +210,7 @@ async def endpoint_metrics(name: str, window: float = Query(60.0, gt=0, le=3600,
 async def put_alarm(name: str, body: dict[str, Any], service: Any = Depends(endpoint_service)) -> dict[str, Any]:
     from podium.metrics import alarm_from_aws, alarm_to_aws
 
-    alarm = alarm_from_aws({**body, "AlarmName": name})
-    service.put_alarm(alarm)
+    alarm = await run_in_threadpool(service.put_alarm, alarm_from_aws({**body, "AlarmName": name}))
     return alarm_to_aws(alarm)
 
 
@@ -222,9 +221,22 @@ async def list_alarms(service: Any = Depends(endpoint_service)) -> list[dict[str
     return [alarm_to_aws(a) for a in await run_in_threadpool(service.list_alarms)]
 
 
-@router.delete("/alarms/{name}", status_code=204, summary="Delete an alarm")
+@router.get("/alarms/{name}", summary="One alarm with its current state")
+async def describe_alarm(name: str, service: Any = Depends(endpoint_service)) -> dict[str, Any]:
+    from podium.metrics import alarm_to_aws
+
+    return alarm_to_aws(await run_in_threadpool(service.describe_alarm, name))
+
+
+@router.get("/alarms/{name}/history", summary="Every state the alarm entered (DescribeAlarmHistory)")
+async def alarm_history(name: str, service: Any = Depends(endpoint_service)) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = await run_in_threadpool(service.alarm_history, name)
+    return result
+
+
+@router.delete("/alarms/{name}", status_code=204, summary="Delete an alarm and its history")
 async def delete_alarm(name: str, service: Any = Depends(endpoint_service)) -> Response:
-    service.delete_alarm(name)
+    await run_in_threadpool(service.delete_alarm, name)
     return Response(status_code=204)
 
 

@@ -181,6 +181,16 @@ def alarms(ctx: typer.Context) -> None:
          columns=["AlarmName", "MetricName", "Threshold", "StateValue", "StateReason"])
 
 
+@app.command("alarm-history")
+def alarm_history(ctx: typer.Context, name: str) -> None:
+    """Every state an alarm entered, with the reason (kept across server restarts).
+
+    Example: podium endpoint alarm-history green-5xx
+    """
+    emit(ctx, _call(ctx, "GET", f"/alarms/{name}/history").json(),
+         columns=["Timestamp", "StateValue", "StateReason"], title=f"History of alarm {name}")
+
+
 @app.command("delete-alarm")
 def delete_alarm(ctx: typer.Context, name: str) -> None:
     """Delete an alarm.

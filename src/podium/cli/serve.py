@@ -34,6 +34,7 @@ def serve(
     from podium.api import create_app
     from podium.api.serving import FastInvocations
     from podium.cli.server import is_loopback
+    from podium.serving.http import CoalescingHttpToolsProtocol
 
     state = cli_state(ctx)
     settings = state.settings
@@ -45,8 +46,10 @@ def serve(
             "or PODIUM_API_TOKEN, or bind to 127.0.0.1"
         )
     app = create_app(settings, state.store)
+    # Invocations answered ahead of the app's middleware; each response sent in one write.
     http = uvicorn.Server(uvicorn.Config(FastInvocations(app), host=bind_host, port=bind_port,
-                                         log_level=settings.log_level.lower(), access_log=False))
+                                         log_level=settings.log_level.lower(), access_log=False,
+                                         http=CoalescingHttpToolsProtocol))
     threading.Thread(target=_announce, args=(http, state.console), daemon=True).start()
     http.run()
 

@@ -56,6 +56,7 @@ def server(
     import uvicorn
 
     from podium.api import create_app
+    from podium.api.serving import FastInvocations
 
     state = cli_state(ctx)
     settings = state.settings
@@ -69,7 +70,9 @@ def server(
     app = create_app(settings, state.store)
     processes = Processes(app.state.podium, worker=worker, scheduler=scheduler)
     http = uvicorn.Server(
-        uvicorn.Config(app, host=bind_host, port=bind_port, log_level=settings.log_level.lower())
+        # Endpoint invocations are answered ahead of the app's middleware (as `podium serve` does).
+        uvicorn.Config(FastInvocations(app), host=bind_host, port=bind_port,
+                       log_level=settings.log_level.lower())
     )
     stop = threading.Event()
 

@@ -127,6 +127,21 @@ class MetricStore:
             if second - self._pruned_at >= 60:
                 self._prune(second)
 
+    def recorder(self, names: tuple[str, ...], dimension_sets: tuple[Dimensions, ...]) -> Recorder:
+        """A fast way to record one value per name under every dimension set at once (what a
+        router does on each request): the series are looked up once, here, not per sample."""
+        with self._lock:
+            targets = []
+            for name in names:
+                keys = []
+                for dimensions in dimension_sets:
+                    key = (name, dimensions)
+                    if key not in self._series:
+                        self._series[key], self._totals[key] = {}, 0.0
+                    keys.append((key, self._series[key]))
+                targets.append(tuple(keys))
+        return Recorder(self, tuple(targets))
+
     def _prune(self, second: int) -> None:
         """Drop buckets older than the retention window (once a minute, under the lock)."""
         self._pruned_at = second
@@ -183,6 +198,42 @@ class MetricStore:
                     lines.append(f"{metric}{labels} {window.quantile(q):g}")
                 lines.append(f"{metric}_count{_labels(dimensions)} {window.count}")
         return "\n".join(lines) + "\n"
+
+
+class Recorder:
+    """Records one value per name (in the order given to `MetricStore.recorder`) under each of
+    its dimension sets; same result as `put_many` with every (name, value, dimensions)."""
+
+    __slots__ = ("_store", "_targets")
+
+    def __init__(self, store: MetricStore, targets: tuple[tuple[tuple[tuple[str, Dimensions],
+                                                                     dict[int, _Bucket]], ...], ...]) -> None:
+        self._store = store
+        self._targets = targets
+
+    def record(self, values: Iterable[float], at: float | None = None) -> None:
+        store = self._store
+        now = store.clock() if at is None else at
+        second = int(now // 1)
+        totals = store._totals
+        with store._lock:
+            for value, targets in zip(values, self._targets, strict=True):
+                index = _bin(value)
+                for key, series in targets:
+                    bucket = series.get(second)
+                    if bucket is None:
+                        bucket = series[second] = _Bucket()
+                    bucket.count += 1
+                    bucket.total += value
+                    if value < bucket.low:
+                        bucket.low = value
+                    if value > bucket.high:
+                        bucket.high = value
+                    histogram = bucket.histogram
+                    histogram[index] = histogram.get(index, 0) + 1
+                    totals[key] += value
+            if second - store._pruned_at >= 60:
+                store._prune(second)
 
 
 def _snake(name: str) -> str:

@@ -23,11 +23,12 @@ from sqlalchemy import insert, select, update
 from podium.config import Settings
 from podium.errors import ConflictError, NotFoundError, ValidationError
 from podium.metrics.alarms import Alarm, AlarmState
+from podium.metrics.registry import AlarmRegistry
 from podium.metrics.series import Dimensions, dims
 from podium.models.lineage import Lineage
 from podium.models.registry import ModelRegistry, parse_ref
 from podium.serving.capture import CaptureConfig, CaptureWriter
-from podium.serving.deployment import Plan, plan
+from podium.serving.deployment import Plan, instances, plan
 from podium.serving.pool import Fleet
 from podium.serving.router import Router
 from podium.serving.routing import FleetShare, RoutingTable, ShadowRoute, VariantRoute
@@ -69,7 +70,7 @@ class EndpointService:
         self.settings = settings
         self.store = store
         self.router = router or Router()
-        self.alarms: dict[str, Alarm] = {}
+        self.alarms = AlarmRegistry(store)
         self._running: dict[str, _Running] = {}
         self._deployments: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -138,28 +139,28 @@ class EndpointService:
         return row
 
     # ---- alarms -------------------------------------------------------------------------
-    def put_alarm(self, alarm: Alarm) -> None:
-        self.alarms[alarm.name] = alarm
+    def put_alarm(self, alarm: Alarm) -> Alarm:
+        """Create or replace an alarm (kept in the metadata store, so it survives a restart)."""
+        return self.alarms.put(alarm)
 
     def list_alarms(self) -> list[Alarm]:
         """Every alarm, re-evaluated now, by name."""
-        now = time.time()
-        alarms = [self.alarms[name] for name in sorted(self.alarms)]
-        for alarm in alarms:
-            alarm.evaluate(self.router.metrics, now)
-        return alarms
+        return self.alarms.evaluate(self.router.metrics)
+
+    def describe_alarm(self, name: str) -> Alarm:
+        self.alarms.get(name)
+        [alarm] = self.alarms.evaluate(self.router.metrics, [name])
+        return alarm
+
+    def alarm_history(self, name: str) -> list[dict[str, Any]]:
+        return self.alarms.history(name)
 
     def delete_alarm(self, name: str) -> None:
-        if self.alarms.pop(name, None) is None:
-            raise NotFoundError(f"alarm '{name}' does not exist")
+        self.alarms.delete(name)
 
     def _alarm_in_alarm(self, names: tuple[str, ...]) -> Alarm | None:
-        now = time.time()
-        for name in names:
-            alarm = self.alarms.get(name)
-            if alarm is None:
-                continue
-            if alarm.evaluate(self.router.metrics, now) == AlarmState.ALARM:
+        for alarm in self.alarms.evaluate(self.router.metrics, names):
+            if alarm.state == AlarmState.ALARM:
                 return alarm
         return None
 
@@ -192,7 +193,13 @@ class EndpointService:
             raise ConflictError(f"endpoint '{name}' is {endpoint.status}; updates need InService")
         config = self._config(config_name)
         green_instances = sum(v.get("InitialInstanceCount", 1) for v in config.variants)
-        steps = plan(deployment_config, green_instances)
+        blue_instances = sum(v.get("InitialInstanceCount", 1) for v in self._config(endpoint.config_name).variants)
+        steps = plan(deployment_config, green_instances, blue_instances)
+        unknown = self.alarms.missing(steps.alarms)
+        if unknown:
+            raise ValidationError(
+                f"AutoRollbackConfiguration names alarms that do not exist: {', '.join(unknown)} "
+                "(create them first: PUT /alarms/{name} or `podium endpoint alarm`)")
         with self.store.begin() as conn:
             inserted = conn.execute(insert(serving_deployments).values(
                 endpoint=name, from_config=endpoint.config_name, to_config=config_name,
@@ -394,7 +401,9 @@ class EndpointService:
             artifact = Path(variant["ModelDataUrl"])
         return artifact, Path(entry).resolve() if entry else None
 
-    def _provision(self, endpoint: str, config: Any) -> _Running:
+    def _provision(self, endpoint: str, config: Any, fraction: float = 1.0) -> _Running:
+        """Start the config's fleets; `fraction` (rolling updates) of each production variant's
+        instance count, rounded up. Shadow variants always start whole."""
         running = _Running(config.name, [], [],
                            CaptureConfig.from_aws(config.data_capture or {}, self._capture_root()))
         try:
@@ -406,8 +415,10 @@ class EndpointService:
                     artifact, entry = self._resolve(variant)
                     workdir = self.settings.path("serving", endpoint, config.name, variant["VariantName"])
                     workdir.mkdir(parents=True, exist_ok=True)
-                    fleet = Fleet(artifact=artifact, workdir=workdir,
-                                  count=variant.get("InitialInstanceCount", 1), entry_point=entry)
+                    count = variant.get("InitialInstanceCount", 1)
+                    if target is running.variants:
+                        count = instances(count, fraction)
+                    fleet = Fleet(artifact=artifact, workdir=workdir, count=count, entry_point=entry)
                     target.append((variant["VariantName"], float(variant.get(weight_key, default)), fleet))
                     fleet.start()
         except BaseException:
@@ -437,7 +448,23 @@ class EndpointService:
             conn.execute(update(serving_deployments).where(serving_deployments.c.id == deployment_id)
                          .values(outcome=outcome, reason=reason, ended_at=_now()))
 
+    def _bake(self, step_seconds: float, steps: Plan, deadline: float) -> str | None:
+        """Watch the alarms for a baking period; the reason to roll back, or None."""
+        bake_end = time.monotonic() + step_seconds
+        while True:
+            alarm = self._alarm_in_alarm(steps.alarms)
+            if alarm is not None:
+                return f"alarm '{alarm.name}' entered ALARM during baking: {alarm.reason}"
+            if time.monotonic() > deadline:
+                return "MaximumExecutionTimeoutInSeconds reached before the deployment finished"
+            if time.monotonic() >= bake_end:
+                return None
+            self._sleep(self._poll)
+
     def _deploy(self, name: str, deployment_id: int, blue_config: str, config: Any, steps: Plan) -> None:
+        if steps.rolling:
+            self._deploy_rolling(name, deployment_id, blue_config, config, steps)
+            return
         green_config = config.name
         deadline = time.monotonic() + steps.max_execution_seconds
         with self._lock:
@@ -455,20 +482,10 @@ class EndpointService:
             self.router.set_table(RoutingTable(name, (self._share(blue, 1.0 - step.green_share),
                                                       self._share(green, step.green_share))))
             self._event(deployment_id, "TrafficShifted", step.green_share, step.label)
-            bake_end = time.monotonic() + step.bake_seconds
-            while True:
-                alarm = self._alarm_in_alarm(steps.alarms)
-                if alarm is not None:
-                    self._rollback(name, deployment_id, blue, green,
-                                   f"alarm '{alarm.name}' entered ALARM during baking: {alarm.reason}")
-                    return
-                if time.monotonic() > deadline:
-                    self._rollback(name, deployment_id, blue, green,
-                                   "MaximumExecutionTimeoutInSeconds reached before the deployment finished")
-                    return
-                if time.monotonic() >= bake_end:
-                    break
-                self._sleep(self._poll)
+            failure = self._bake(step.bake_seconds, steps, deadline)
+            if failure is not None:
+                self._rollback(name, deployment_id, blue, green, failure)
+                return
         if steps.termination_wait_seconds:
             self._event(deployment_id, "TerminationWait", 1.0,
                         f"waiting {steps.termination_wait_seconds:g} s before stopping blue")
@@ -482,6 +499,85 @@ class EndpointService:
         self._finish(deployment_id, "Succeeded", None)
         self._set_status(name, "InService", config=green_config)
         self._lineage(name, green_config, config.variants)
+
+    def _deploy_rolling(self, name: str, deployment_id: int, blue_config: str, config: Any, steps: Plan) -> None:
+        """SageMaker's rolling update: per batch, start that much of green, shift the same share
+        of traffic to it, bake, then stop as much of blue (drained first). Both fleets together
+        never hold much more than one fleet plus one batch."""
+        green_config = config.name
+        deadline = time.monotonic() + steps.max_execution_seconds
+        with self._lock:
+            blue = self._running[name]
+        blue_counts = {vname: fleet.count for vname, _, fleet in blue.variants}
+        green_counts = {v["VariantName"]: v.get("InitialInstanceCount", 1) for v in config.variants}
+        green: _Running | None = None
+        blue_left = 1.0  # the part of blue's capacity still running
+        for step in steps.steps:
+            share = step.green_share
+            self._event(deployment_id, "ProvisioningBatch", 1.0 - blue_left,
+                        f"{step.label}: starting {green_config} up to {share:.0%} of its instances")
+            try:
+                if green is None:
+                    green = self._provision(name, config, share)
+                else:
+                    for vname, _, fleet in green.variants:
+                        fleet.grow(instances(green_counts[vname], share))
+            except Exception as exc:
+                reason = f"green batch failed to start: {type(exc).__name__}: {exc}"
+                if green is None:
+                    self._event(deployment_id, "DeploymentFailed", 0.0, reason)
+                    self._finish(deployment_id, "Failed", reason)
+                    self._set_status(name, "InService", f"UpdateFailed: {reason}")
+                    return
+                self._rollback_rolling(name, deployment_id, blue, green, blue_counts, blue_left, steps, reason)
+                return
+            self.router.set_table(RoutingTable(name, (self._share(blue, 1.0 - share),
+                                                      self._share(green, share))))
+            self._event(deployment_id, "TrafficShifted", share, step.label)
+            failure = self._bake(step.bake_seconds, steps, deadline)
+            if failure is not None:
+                self._rollback_rolling(name, deployment_id, blue, green, blue_counts, blue_left, steps, failure)
+                return
+            blue_left = 1.0 - share
+            if blue_left > 0:
+                stopped = sum(fleet.shrink(instances(blue_counts[vname], blue_left), self._drain)
+                              for vname, _, fleet in blue.variants)
+                self._event(deployment_id, "BlueBatchTerminated", share,
+                            f"{stopped} {blue_config} worker(s) drained and stopped")
+        assert green is not None
+        self.router.set_table(RoutingTable(name, (self._share(green, 1.0),)))
+        self._set_capture(name, green)
+        with self._lock:
+            self._running[name] = green
+        blue.stop(self._drain)
+        self._event(deployment_id, "BlueTerminated", 1.0, f"{blue_config} drained and stopped")
+        self._finish(deployment_id, "Succeeded", None)
+        self._set_status(name, "InService", config=green_config)
+        self._lineage(name, green_config, config.variants)
+
+    def _rollback_rolling(self, name: str, deployment_id: int, blue: _Running, green: _Running,
+                          blue_counts: dict[str, int], blue_left: float, steps: Plan, reason: str) -> None:
+        """New requests go to blue at once (what it has left serves them); green drains and stops;
+        then blue is restarted to its full size, `RollbackMaximumBatchSize` at a time."""
+        self.router.set_table(RoutingTable(name, (self._share(blue, 1.0),)))
+        self._set_status(name, "RollingBack", reason)
+        self._event(deployment_id, "RollbackStarted", 0.0, reason)
+        green.stop(self._drain)
+        problem = None
+        while blue_left < 1.0 and problem is None:
+            blue_left = min(1.0, round(blue_left + steps.rollback_batch, 6))
+            try:
+                started = sum(fleet.grow(instances(blue_counts[vname], blue_left))
+                              for vname, _, fleet in blue.variants)
+            except Exception as exc:
+                problem = f"restarting blue failed: {type(exc).__name__}: {exc}"
+                self._event(deployment_id, "RollbackBatchFailed", 0.0, problem)
+                break
+            self._event(deployment_id, "BlueBatchRestored", 0.0,
+                        f"{started} worker(s) restarted; blue at {blue_left:.0%} of its instances")
+        self._event(deployment_id, "RolledBack", 0.0, "all traffic on blue; green stopped")
+        self._finish(deployment_id, "RolledBack", reason if problem is None else f"{reason}; {problem}")
+        self._set_status(name, "InService", f"last deployment rolled back: {reason}")
 
     def _rollback(self, name: str, deployment_id: int, blue: _Running, green: _Running, reason: str) -> None:
         # New requests go to blue at once; green's in-flight requests finish before it stops.

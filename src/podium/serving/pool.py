@@ -26,7 +26,7 @@ class WorkerStartError(PodiumError):
     http_status = 503
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: a fleet's list holds each worker once
 class Worker:
     process: subprocess.Popen[bytes]
     port: int
@@ -56,9 +56,50 @@ class Fleet:
 
     def start(self) -> None:
         extract(self.artifact, self.workdir / "model")
-        pending = [self._spawn() for _ in range(self.count)]
-        for process in pending:
-            self.workers.append(self._await_ready(process))
+        self.grow(self.count)
+
+    def grow(self, target: int) -> int:
+        """Start workers until the fleet has `target`; each takes traffic once its /ping answers.
+        If one fails to start, those started by this call are stopped and the error raised."""
+        with self._lock:
+            missing = target - len(self.workers)
+        if missing <= 0:
+            return 0
+        pending = [self._spawn() for _ in range(missing)]
+        started: list[Worker] = []
+        try:
+            for process in pending:
+                started.append(self._await_ready(process))
+        except BaseException:
+            for process in pending:
+                _kill(process)
+            raise
+        with self._lock:
+            keep = not self.stopped
+            if keep:
+                self.workers = self.workers + started
+                self.count = len(self.workers)
+        if not keep:
+            for worker in started:
+                _kill(worker.process)
+            raise WorkerStartError(f"fleet for {self.artifact} was stopped while it grew")
+        return len(started)
+
+    def shrink(self, target: int, drain_timeout: float) -> int:
+        """Stop workers beyond `target` (dead ones first): they take no new request at once,
+        finish the ones in flight (up to `drain_timeout`), then stop. Returns how many."""
+        with self._lock:
+            ordered = sorted(self.workers, key=lambda w: w.alive(), reverse=True)
+            kept, leaving = ordered[:max(0, target)], ordered[max(0, target):]
+            self.workers = [w for w in self.workers if w in kept]
+            self.count = len(self.workers)
+        deadline = time.monotonic() + drain_timeout
+        while any(w.in_flight for w in leaving) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for worker in leaving:
+            worker.healthy = False
+            _kill(worker.process)
+        return len(leaving)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "podium.serving.worker", "--artifact", str(self.artifact),
@@ -87,14 +128,20 @@ class Fleet:
         raise WorkerStartError(f"model worker for {self.artifact} failed its /ping health check")
 
     def pick(self, exclude: set[int] = frozenset()) -> Worker | None:  # type: ignore[assignment]
-        """A live worker, least in-flight first, rotating among equals."""
+        """A live worker, least in-flight first, rotating among equals, with its in-flight count
+        already raised (under the lock, so `shrink` cannot stop it before the request is sent).
+        The caller lowers it when the request is done."""
         with self._lock:
+            if self.stopped:
+                return None
             live = [w for w in self.workers if w.alive() and w.port not in exclude]
             if not live:
                 return None
             offset = next(self._turn) % len(live)
             rotated = live[offset:] + live[:offset]
-            return min(rotated, key=lambda w: w.in_flight)
+            chosen = min(rotated, key=lambda w: w.in_flight)
+            chosen.in_flight += 1
+            return chosen
 
     def in_flight(self) -> int:
         return sum(w.in_flight for w in self.workers)
@@ -102,7 +149,9 @@ class Fleet:
     def replace_dead(self) -> int:
         """Restart workers whose process died; returns how many were restarted."""
         restarted = 0
-        for index, worker in enumerate(list(self.workers)):
+        with self._lock:
+            current = list(self.workers)
+        for worker in current:
             if self.stopped:
                 break
             if worker.process.poll() is not None or not worker.healthy:
@@ -112,10 +161,11 @@ class Fleet:
                 except WorkerStartError:
                     continue
                 with self._lock:
-                    # The fleet may have been stopped (drained after a deployment) meanwhile.
-                    keep = not self.stopped
+                    # The fleet may have been stopped (drained after a deployment), or this
+                    # worker retired by a rolling update, meanwhile.
+                    keep = not self.stopped and worker in self.workers
                     if keep:
-                        self.workers[index] = replacement
+                        self.workers[self.workers.index(worker)] = replacement
                 if not keep:
                     _kill(replacement.process)
                     break
@@ -123,12 +173,13 @@ class Fleet:
         return restarted
 
     def stop(self, drain_timeout: float = 30.0) -> None:
-        """Wait for in-flight requests to finish (up to the timeout), then stop every worker."""
+        """Take no new request, wait for those in flight to finish (up to the timeout), then
+        stop every worker. A request picking a worker after this is rerouted by the router."""
+        with self._lock:
+            self.stopped = True
         deadline = time.monotonic() + drain_timeout
         while self.in_flight() and time.monotonic() < deadline:
             time.sleep(0.01)
-        with self._lock:
-            self.stopped = True
         for worker in self.workers:
             worker.healthy = False
             _kill(worker.process)

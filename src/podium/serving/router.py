@@ -1,10 +1,8 @@
 """The router: admits a request, picks fleet and variant, forwards it to a model worker,
 retries on another worker if one died, and records per-variant metrics.
 
-Requests go to workers over keep-alive HTTP/1.1 connections held by an aiohttp session (one per
-event loop). aiohttp rather than httpx because it costs about a sixth of the CPU per request
-(measured: ~0.3 ms against ~1.8 ms on this machine; see bench/README.md), which is most of the
-router's overhead.
+Requests go to workers over keep-alive HTTP/1.1 connections held by a `WorkerClient` (one per
+event loop; see podium.serving.client for why not aiohttp or httpx).
 """
 
 from __future__ import annotations
@@ -17,16 +15,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from podium.errors import NotFoundError
-from podium.metrics.series import Dimensions, MetricStore, dims
+from podium.metrics.series import MetricStore, Recorder, dims
 from podium.serving.capture import CaptureWriter
+from podium.serving.client import WorkerClient
 from podium.serving.routing import RoutingTable, ShadowRoute, choose
 
 COUNTERS = ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "ShadowInvocations",
             "ShadowErrors")
 LATENCIES = ("ModelLatency", "OverheadLatency", "ShadowModelLatency", "ShadowPredictionDifference")
+_REQUEST_METRICS = ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "ModelLatency", "OverheadLatency")
 
 
 @dataclass
@@ -52,8 +50,8 @@ class Router:
         self._lock = threading.Lock()
         self._rng = rng or random.Random()
         self._timeout = timeout
-        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
-        self._dimensions: dict[tuple[str, str, str], tuple[Dimensions, ...]] = {}
+        self._clients: dict[asyncio.AbstractEventLoop, WorkerClient] = {}
+        self._recorders: dict[tuple[str, str, str], Recorder] = {}
         self._captures: dict[str, CaptureWriter] = {}
         self._background: set[asyncio.Task[None]] = set()
 
@@ -87,23 +85,14 @@ class Router:
             raise NotFoundError(f"endpoint '{endpoint}' does not exist or is not in service")
         return table
 
-    def _http(self) -> aiohttp.ClientSession:
+    def _client(self) -> WorkerClient:
         loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None or session.closed:
+        client = self._clients.get(loop)
+        if client is None:
             # Idle connections are closed by us (30 s) before the worker's keep-alive (120 s)
             # would, so a pooled connection is not reset under a request.
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30)
-            session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=self._timeout),
-                auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding"))
-            self._sessions[loop] = session
-        return session
-
-    async def _post(self, url: str, body: bytes, content_type: str, accept: str) -> tuple[int, bytes, Any]:
-        async with self._http().post(url, data=body,
-                                     headers={"content-type": content_type, "accept": accept}) as response:
-            return response.status, await response.read(), response.headers
+            client = self._clients[loop] = WorkerClient(self._timeout)
+        return client
 
     async def invoke(self, endpoint: str, body: bytes, content_type: str, accept: str,
                      target_variant: str | None = None) -> Reply:
@@ -113,25 +102,33 @@ class Router:
         fleet = variant.fleet
         tried: set[int] = set()
         retried: set[int] = set()
+        rerouted = False
         reply: Reply | None = None
         model_ms = 0.0
         while reply is None:
             worker = fleet.pick(tried)
+            if worker is None and fleet.stopped and not tried and not rerouted:
+                rerouted = True
+                # The fleet was stopped (a deployment finished) between admission and here,
+                # before the request reached any worker: route it by the current table.
+                table = self.table(endpoint)
+                fleet_share, variant = choose(table, self._rng.random(), self._rng.random(), target_variant)
+                if variant.fleet is not fleet:
+                    fleet = variant.fleet
+                    continue
             if worker is None:
                 reply = _error(503, "ServiceUnavailable",
                                f"no healthy model worker for variant '{variant.name}' of endpoint "
                                f"'{endpoint}'; workers are being restarted, retry shortly")
                 break
-            tried.add(worker.port)
-            worker.in_flight += 1
+            tried.add(worker.port)  # pick() raised its in-flight count
             try:
-                status, content, headers = await self._post(f"{worker.url}/invocations", body,
-                                                            content_type, accept)
-                model_ms = float(headers.get("x-model-latency-ms", "0"))
-                reply = Reply(status, content, headers.get("content-type", "application/octet-stream"))
+                status, content, returned_type, model_ms = await self._client().post(
+                    "127.0.0.1", worker.port, body, content_type, accept)
+                reply = Reply(status, content, returned_type)
             except TimeoutError:
                 reply = _error(504, "ModelTimeout", f"variant '{variant.name}' did not answer in time")
-            except (aiohttp.ClientConnectionError, ConnectionError):
+            except OSError:  # ConnectionError and the like
                 # The connection failed before an answer. A dead worker is marked so (the
                 # supervisor restarts it) and another is tried; a live one that dropped a pooled
                 # connection gets one more try.
@@ -165,45 +162,37 @@ class Router:
         if worker is None:
             self.metrics.put("ShadowErrors", 1, dimensions, now)
             return
-        worker.in_flight += 1
         try:
-            status, content, headers = await self._post(f"{worker.url}/invocations", body, content_type, accept)
-        except (aiohttp.ClientError, ConnectionError, TimeoutError):
+            status, content, returned_type, model_ms = await self._client().post(
+                "127.0.0.1", worker.port, body, content_type, accept)
+        except OSError:  # ConnectionError, TimeoutError and the like
             self.metrics.put("ShadowErrors", 1, dimensions, now)
             return
         finally:
             worker.in_flight -= 1
         self.metrics.put_many([
             ("ShadowErrors", 1 if status >= 500 else 0, dimensions),
-            ("ShadowModelLatency", float(headers.get("x-model-latency-ms", "0")), dimensions),
+            ("ShadowModelLatency", model_ms, dimensions),
         ], now)
         difference = _prediction_difference(production.body, content)
         if difference is not None:
             self.metrics.put("ShadowPredictionDifference", difference, dimensions, now)
         writer = self.capture(endpoint)
         if writer is not None:
-            writer.offer(shadow.name, body, content_type, content,
-                         headers.get("content-type", "application/octet-stream"), status)
+            writer.offer(shadow.name, body, content_type, content, returned_type, status)
 
     def _record(self, endpoint: str, config: str, variant: str, status: int, model_ms: float,
                 total_ms: float) -> None:
         key = (endpoint, variant, config)
-        dimension_sets = self._dimensions.get(key)
-        if dimension_sets is None:
-            dimension_sets = self._dimensions.setdefault(key, (
+        recorder = self._recorders.get(key)
+        if recorder is None:
+            # Per endpoint; per variant; per endpoint config (blue or green); per both.
+            recorder = self._recorders.setdefault(key, self.metrics.recorder(_REQUEST_METRICS, (
                 dims(EndpointName=endpoint), dims(EndpointName=endpoint, VariantName=variant),
                 dims(EndpointName=endpoint, EndpointConfigName=config),
-                dims(EndpointName=endpoint, EndpointConfigName=config, VariantName=variant)))
-        client_error = 1 if 400 <= status < 500 else 0
-        server_error = 1 if status >= 500 else 0
-        overhead = max(0.0, total_ms - model_ms)
-        self.metrics.put_many([
-            (name, value, dimensions)
-            for dimensions in dimension_sets
-            for name, value in (("Invocations", 1), ("Invocation4XXErrors", client_error),
-                                ("Invocation5XXErrors", server_error), ("ModelLatency", model_ms),
-                                ("OverheadLatency", overhead))
-        ])
+                dims(EndpointName=endpoint, EndpointConfigName=config, VariantName=variant))))
+        recorder.record((1, 1 if 400 <= status < 500 else 0, 1 if status >= 500 else 0, model_ms,
+                         max(0.0, total_ms - model_ms)))
 
     def prometheus(self) -> str:
         return self.metrics.prometheus(COUNTERS, LATENCIES)
@@ -217,9 +206,9 @@ class Router:
         await self.drain_shadows()
         for writer in list(self._captures.values()):
             writer.flush()
-        session = self._sessions.pop(asyncio.get_running_loop(), None)
-        if session is not None:
-            await session.close()
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            client.close()
 
 
 def _prediction_difference(production: bytes, shadow: bytes) -> float | None:

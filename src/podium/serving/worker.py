@@ -84,8 +84,10 @@ def main(argv: list[str] | None = None) -> None:
     port = sock.getsockname()[1]
     # Keep-alive longer than the router's pool keeps idle connections, so the router, not the
     # worker, closes them (a connection closed under a request would cost a retry).
+    from podium.serving.http import CoalescingHttpToolsProtocol
+
     config = uvicorn.Config(build_app(handler), log_level="warning", access_log=False, lifespan="off",
-                            timeout_keep_alive=120)
+                            timeout_keep_alive=120, http=CoalescingHttpToolsProtocol)
     server = uvicorn.Server(config)
     print(f"READY {port}", flush=True)
     server.run(sockets=[sock])

@@ -62,3 +62,26 @@ serving_deployment_events = Table(
     Column("detail", Text, nullable=False),
     Index("ix_serving_deployment_events_deployment", "deployment_id"),
 )
+
+# Metric alarms (podium.metrics): the definition as PutMetricAlarm gave it, the last state seen,
+# and every state change, so a restarted server keeps them and deployments can roll back on them.
+serving_alarms = Table(
+    "serving_alarms",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("definition", JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+serving_alarm_history = Table(
+    "serving_alarm_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alarm", String(255), nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_serving_alarm_history_alarm", "alarm"),
+)
