@@ -7,7 +7,6 @@ the service classes it builds, the errors, and the version. Everything else may 
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-from typing import Any
 
 from podium.errors import (
     AuthError,

@@ -41,3 +41,12 @@ def test_errors_have_codes(settings: Settings, store: Store) -> None:
     assert bad.status_code == 400 and bad.json()["code"] == "ValidationError"
     wrong = client.put("/features/g/records", json={"id": "x", "ts": "2024-01-01"})
     assert wrong.status_code == 400 and "'id' row 0" in wrong.json()["message"]
+
+
+def test_feature_store_is_exported_lazily_from_the_package() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, podium; assert 'podium.features' not in sys.modules; "
+            "from podium import FeatureStore; import podium.features as f; assert FeatureStore is f.FeatureStore")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -45,6 +45,10 @@ def test_create_list_ingest_get_query_describe_delete(home: Path, capsys: pytest
     assert rows == [{"s": 4.0}]
     described = json.loads(podium(capsys, "features", "describe", "customers"))
     assert [f["name"] for f in described["features"]] == ["customer_id", "ts", "spend"]
+    added = json.loads(podium(capsys, "features", "add-features", "customers", "-f", "country:string"))
+    assert added["version"] == 2 and added["features"][-1]["name"] == "country"
+    old = json.loads(podium(capsys, "features", "describe", "customers", "--version", "1"))
+    assert len(old["features"]) == 3
     podium(capsys, "features", "delete", "customers", "--purge-data")
     assert json.loads(podium(capsys, "features", "list")) == []
 
@@ -69,3 +73,27 @@ def test_create_from_a_yaml_file(home: Path, capsys: pytest.CaptureFixture[str])
     created = json.loads(podium(capsys, "features", "create", "pairs", "--file", str(definition)))
     assert created["ttl_seconds"] == 7200 and created["record_identifiers"] == ["id", "shop"]
     assert created["features"][3] == {"name": "v", "type": "float64", "description": "value"}
+
+
+def test_ingest_from_a_catalog_table_and_a_stream(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from podium.config import Settings
+    from podium.ingest.streams import open_streams
+
+    podium(capsys, "features", "create", "c", "--id", "id", "--event-time", "ts",
+           "-f", "id:int64", "-f", "ts:timestamp", "-f", "v:float64")
+    raw = home / "raw" / "a.parquet"
+    raw.parent.mkdir()
+    pq.write_table(pa.table({"key": [1, 2], "ts": ["2024-01-01T00:00:00Z"] * 2, "v": [1.0, 2.0]}), raw)
+    podium(capsys, "catalog", "crawl", str(raw.parent), "--name", "raw")
+    out = json.loads(podium(capsys, "features", "ingest-table", "c", "raw", "--map", "id=key",
+                            "--where", "v > 1"))
+    assert out["rows"] == 1
+
+    streams = open_streams("embedded", home=Settings.for_home(home / "home").home)
+    streams.create_stream("s", shard_count=1)
+    streams.put_records("s", [(b'{"id": 5, "ts": "2024-01-02T00:00:00Z", "v": 5}', "k"), (b"{", "k")])
+    streams.close()
+    out = json.loads(podium(capsys, "features", "ingest-stream", "c", "s", "--idle-timeout", "0.2"))
+    assert (out["rows"], out["quarantined"], out["reasons"]) == (1, 1, {"decode": 1})
+    rows = json.loads(podium(capsys, "features", "query", "SELECT id FROM c ORDER BY id"))
+    assert rows == [{"id": 2}, {"id": 5}]

@@ -108,3 +108,8 @@ def test_ingest_a_batch_jobs_parquet_output(group: FeatureStore, tmp_path: Path)
     assert group.lineage.ingestions("g")[-1].source == str(out / "part-0.parquet")
     with pytest.raises(ValidationError, match="cannot be read"):
         group.ingest("g", tmp_path / "missing.parquet")
+
+
+def test_a_missing_file_of_the_users_own_is_a_validation_error(group: FeatureStore, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="query failed"):
+        group.query(f"SELECT * FROM read_parquet('{tmp_path / 'nope.parquet'}')")

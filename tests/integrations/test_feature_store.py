@@ -84,3 +84,39 @@ def test_ingest_needs_exactly_one_source(settings: Settings, store: Store, featu
     execution = execute(task("arn:aws:states:::podium:features.ingest", {"FeatureGroupName": "users"}), {},
                         resources=build_resources(settings, store))
     assert execution.status == "FAILED" and "Source" in (execution.cause or "")
+
+
+def test_ingest_from_a_catalog_table_and_a_batch_run(settings: Settings, store: Store,
+                                                    features: FeatureStore, tmp_path: Path) -> None:
+    from podium.catalog import crawl
+    from podium.ingest.batch.jobs import create_job, parse_job
+    from podium.ingest.batch.runner import run_job
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    pd.DataFrame({"uid": [1, 2], "spend": [1.0, 2.0],
+                  "ts": pd.to_datetime(["2026-01-01", "2026-01-02"], utc=True)}).to_parquet(raw / "a.parquet")
+    crawl(store, str(raw), name="raw_users")
+    resources = build_resources(settings, store)
+    ingested = execute(task("arn:aws:states:::podium:features.ingest",
+                            {"FeatureGroupName": "users", "CatalogTable": "raw_users",
+                             "Columns": {"user_id": "uid"}, "Where": "spend > 1"}), {}, resources=resources)
+    assert ingested.status == "SUCCEEDED", (ingested.error, ingested.cause)
+    assert ingested.output["Rows"] == 1
+
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "a.csv").write_text("user_id,ts,spend\n3,2026-01-03T00:00:00Z,3.0\n")
+    create_job(store, parse_job({"name": "users-job", "source": {"path": str(incoming)},
+                                 "output": {"dataset": "users_out"}}))
+    run = run_job(settings, store, "users-job")
+    for params in ({"JobRunId": run.run_id}, {"JobName": "users-job"}):
+        done = execute(task("arn:aws:states:::podium:features.ingest", {"FeatureGroupName": "users", **params}),
+                       {}, resources=resources)
+        assert done.status == "SUCCEEDED", (done.error, done.cause)
+        assert done.output["Rows"] == 1
+    assert sorted(r["user_id"] for r in features.query("SELECT user_id FROM users").to_pylist()) == [2, 3, 3]
+    both = execute(task("arn:aws:states:::podium:features.ingest",
+                        {"FeatureGroupName": "users", "CatalogTable": "raw_users", "JobName": "users-job"}),
+                   {}, resources=resources)
+    assert both.status == "FAILED" and "exactly one" in (both.cause or "")

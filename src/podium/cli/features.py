@@ -203,3 +203,123 @@ def query(
     table = _feature_store(ctx).query(sql)
     rows = table.slice(0, limit).to_pylist()
     emit(ctx, rows, columns=table.column_names, title=f"{table.num_rows} row(s)")
+
+
+def _mapping(pairs: list[str]) -> dict[str, str]:
+    from podium.errors import ValidationError
+
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        feature, sep, column = pair.partition("=")
+        if not sep or not feature or not column:
+            raise ValidationError(f"--map {pair!r}: use feature=column")
+        mapping[feature] = column
+    return mapping
+
+
+def _ingested(ctx: typer.Context, result: Any) -> None:
+    emit(ctx, {"ingestion_id": result.ingestion_id, "rows": result.rows,
+               "rows_online": result.rows_online, "files": len(result.files)}, title="Ingested")
+
+
+@app.command("ingest-table")
+def ingest_table(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Feature group."),
+    table: str = typer.Argument(..., help="Catalog table (see `podium catalog tables`)."),
+    map_: list[str] = typer.Option([], "--map", help="feature=column where the names differ (repeat)."),
+    where: str | None = typer.Option(None, help="SQL filter on the table's columns."),
+    write_time_column: str | None = typer.Option(None, help="Column to record as each row's write time."),
+) -> None:
+    """Ingest a catalog table's rows (columns named like the features; others ignored).
+
+    Example: podium features ingest-table customers raw_customers --map customer_id=id --where "country = 'FR'"
+    """
+    result = _feature_store(ctx).ingest_catalog_table(
+        name, table, columns=_mapping(map_), where=where, write_time_column=write_time_column)
+    _ingested(ctx, result)
+
+
+@app.command("ingest-run")
+def ingest_run(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Feature group."),
+    run_id: str | None = typer.Argument(None, help="Batch job run id (see `podium job runs`)."),
+    job: str | None = typer.Option(None, "--job", help="Take this job's latest successful run."),
+    map_: list[str] = typer.Option([], "--map", help="feature=column where the names differ (repeat)."),
+    where: str | None = typer.Option(None, help="SQL filter on the output's columns."),
+) -> None:
+    """Ingest a batch job run's committed output.
+
+    Example: podium features ingest-run customers --job customers-daily
+    """
+    result = _feature_store(ctx).ingest_batch_output(
+        name, run_id, job=job, columns=_mapping(map_), where=where)
+    _ingested(ctx, result)
+
+
+@app.command("ingest-stream")
+def ingest_stream(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Feature group."),
+    stream: str = typer.Argument(..., help="Stream to consume (JSON object records)."),
+    application: str = typer.Option("podium-features", "--application",
+                                    help="Consumer application (its leases and checkpoints)."),
+    idle_timeout: float | None = typer.Option(
+        None, "--idle-timeout", help="Stop after this many seconds without records (default: run until stopped)."),
+    max_batches: int | None = typer.Option(None, "--max-batches", help="Stop after this many batches."),
+) -> None:
+    """Consume a stream into a feature group: once per checkpoint, bad records quarantined.
+
+    Example: podium features ingest-stream clicks clicks --idle-timeout 5
+    """
+    from podium.ingest.streams.consumer import Consumer
+    from podium.ingest.streams.factory import from_settings
+
+    state = cli_state(ctx)
+    streams = from_settings(state.settings)
+    consumer = Consumer(streams, state.store, application, stream, idle_timeout_s=idle_timeout)
+    try:
+        result = _feature_store(ctx).ingest_stream(name, consumer, max_batches=max_batches)
+    finally:
+        consumer.close()
+        streams.close()
+    summary = result.to_dict()
+    summary["ingestions"] = len(summary["ingestions"])
+    emit(ctx, summary, title="Stream ingested")
+
+
+@app.command("compact")
+def compact(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Feature group."),
+    min_files: int = typer.Option(2, "--min-files", help="Merge a partition holding at least this many files."),
+) -> None:
+    """Merge each event-date partition's small offline files into one (atomic for readers;
+    training sets and queries give the same results).
+
+    Example: podium features compact clicks
+    """
+    emit(ctx, _feature_store(ctx).compact(name, min_files=min_files).to_dict(), title="Compacted")
+
+
+@app.command("add-features")
+def add_features(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Feature group."),
+    feature: list[str] = typer.Option(..., "--feature", "-f", help="name:type, e.g. country:string (repeat)."),
+) -> None:
+    """Add features to a group as a new schema version (rows written before read them as null).
+
+    Example: podium features add-features customers -f country:string -f n_orders:int64
+    """
+    from podium.errors import ValidationError
+
+    added: dict[str, str] = {}
+    for item in feature:
+        column, sep, type_name = item.partition(":")
+        if not sep:
+            raise ValidationError(f"--feature {item!r}: write name:type, e.g. spend:float64")
+        added[column] = type_name
+    group = _feature_store(ctx).add_features(name, added)
+    emit(ctx, group.to_dict() if cli_state(ctx).json else _summary(group), title="Feature group")

@@ -20,20 +20,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sqlalchemy import select
 
 from podium.config import Settings
 from podium.errors import ConflictError, ValidationError
 from podium.features import lineage as lineage_kinds
 from podium.features.group import Feature, FeatureGroup, define_group, parse_features
 from podium.features.lineage import Lineage
-from podium.features.offline import OfflineStore
+from podium.features.offline import CompactionResult, OfflineStore
 from podium.features.online import OnlineRecord, OnlineStore, open_online_store
 from podium.features.point_in_time import (
     OutputFeature,
@@ -63,6 +64,9 @@ _ORDER = (("write_time", "TIMESTAMPTZ"), ("ingestion_id", "BIGINT"), ("ingestion
 DEFINITION_CACHE_SECONDS = 5.0
 # Rows per slice of the online update: bounds the memory of a very large write.
 WRITE_BATCH_ROWS = 1_000_000
+# A read of the offline store that lost a file to a concurrent compaction is run again.
+READ_ATTEMPTS = 8
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,146 @@ class FeatureStore:
         return self._write(name, [marker], kind=lineage_kinds.KIND_DELETE, source=f"delete:{mode}",
                            deletion=mode)
 
+    def ingest_catalog_table(
+        self,
+        name: str,
+        table: str,
+        *,
+        columns: Mapping[str, str] | None = None,
+        where: str | None = None,
+        write_time_column: str | None = None,
+        target_stores: Sequence[str] | None = None,
+    ) -> IngestResult:
+        """Ingest the rows of a catalog table (podium.catalog), read by DuckDB.
+
+        The table's columns named like the group's features are taken; `columns` maps
+        feature -> table column where the names differ; other table columns are ignored
+        (listed in the lineage details). `where` is a SQL filter on the table's columns.
+        A table a batch job manages is read from its committed files only."""
+        from podium.catalog import get_table, scan_sql
+
+        group = self._group(name, fresh=True)
+        info = get_table(self.registry.store, table)
+        con = open_duckdb(self.limits)
+        try:
+            relation = scan_sql(self.registry.store, table, con)
+            data, ignored = _select_features(con, group, relation, f"catalog table '{table}'",
+                                             columns, where, write_time_column)
+        finally:
+            con.close()
+        return self._write(name, data, kind=lineage_kinds.KIND_CATALOG,
+                           source=f"catalog:{table}@v{info.version}",
+                           write_time_column=write_time_column, target_stores=target_stores,
+                           details={"catalog_table": table, "table_version": info.version,
+                                    "ignored_columns": ignored})
+
+    def ingest_batch_output(
+        self,
+        name: str,
+        run_id: str | None = None,
+        *,
+        job: str | None = None,
+        columns: Mapping[str, str] | None = None,
+        where: str | None = None,
+        write_time_column: str | None = None,
+        target_stores: Sequence[str] | None = None,
+    ) -> IngestResult:
+        """Ingest what one batch job run (podium.ingest.batch) wrote: the files its commit
+        recorded, never files of a run in progress or a failed one. Give `run_id`, or `job`
+        for its latest successful run. Columns are matched as in `ingest_catalog_table`;
+        the job's partition columns come back from the `key=value` folders."""
+        from podium.ingest.batch.runner import get_run, list_runs
+        from podium.prep.engine import ensure_filesystem
+        from podium.prep.readers import ReadOptions, read_sql
+        from podium.store.tables.ingest import ingest_output_files
+
+        store = self.registry.store
+        if run_id is None:
+            if job is None:
+                raise ValidationError("give the batch run's id, or job= for its latest successful run")
+            succeeded = [r for r in list_runs(store, job, limit=1000) if r["status"] == "SUCCEEDED"]
+            if not succeeded:
+                raise ValidationError(f"batch job '{job}' has no successful run to ingest")
+            run_id = str(succeeded[0]["id"])
+        run = get_run(store, run_id)
+        if job is not None and run["job_name"] != job:
+            raise ValidationError(f"batch run '{run_id}' belongs to job '{run['job_name']}', not '{job}'")
+        if run["status"] != "SUCCEEDED":
+            raise ValidationError(
+                f"batch run '{run_id}' of job '{run['job_name']}' is {run['status']}; "
+                "only a SUCCEEDED run's output is committed"
+            )
+        with store.connect() as conn:
+            files = list(conn.execute(
+                select(ingest_output_files.c.path)
+                .where(ingest_output_files.c.run_id == run_id)
+                .order_by(ingest_output_files.c.path)
+            ).scalars())
+        source = f"batch:{run['job_name']}/{run_id}"
+        details = {"job": run["job_name"], "run_id": run_id, "source_files": len(files)}
+        if not files:  # a run that wrote nothing: recorded, nothing to write
+            return self._record_empty(name, lineage_kinds.KIND_BATCH, source, details)
+        group = self._group(name, fresh=True)
+        con = open_duckdb(self.limits)
+        try:
+            ensure_filesystem(con, files[0])
+            relation = read_sql(files, ReadOptions(format="parquet"), hive=True)
+            data, ignored = _select_features(con, group, relation, f"batch run '{run_id}'",
+                                             columns, where, write_time_column)
+        finally:
+            con.close()
+        return self._write(name, data, kind=lineage_kinds.KIND_BATCH, source=source,
+                           write_time_column=write_time_column, target_stores=target_stores,
+                           details={**details, "ignored_columns": ignored})
+
+    def ingest_stream(self, name: str, consumer: Any, **options: Any) -> Any:
+        """Ingest records from a stream consumer (podium.ingest.streams.consumer.Consumer)
+        until it is idle or stopped, once per checkpoint; bad records are quarantined.
+        See podium.features.streaming.StreamIngestor for the options and the rules."""
+        from podium.features.streaming import StreamIngestor
+
+        max_batches = options.pop("max_batches", None)
+        return StreamIngestor(self, name, consumer, **options).run(max_batches=max_batches)
+
+    def _record_empty(
+        self, name: str, kind: str, source: str, details: Mapping[str, Any]
+    ) -> IngestResult:
+        """Record a write that had no rows to store (lineage only)."""
+        group = self._group(name, fresh=True)
+        ingestion_id = self.lineage.start_ingestion(name, group.version, kind, source, self.clock())
+        self.lineage.finish_ingestion(ingestion_id, 0, 0, {"files": 0, **details})
+        return IngestResult(ingestion_id, 0, 0)
+
+    def compact(
+        self, name: str, *, min_files: int = 2, after_publish: Callable[[str], None] | None = None
+    ) -> CompactionResult:
+        """Merge each event-date partition's small offline files into one (see offline.py):
+        readers see the old files or the merged one, never a mix; rows are unchanged."""
+        group = self._group(name, fresh=True)
+        if min_files < 2:
+            raise ValidationError(f"min_files {min_files} must be at least 2")
+        completed = self.lineage.completed_ids(name)
+        con = open_duckdb(self.limits)
+        try:
+            return self.offline.compact(con, group, completed.__contains__, min_files=min_files,
+                                        after_publish=after_publish)
+        finally:
+            con.close()
+
+    def _reading(self, action: Callable[[duckdb.DuckDBPyConnection], _T]) -> _T:
+        """Run `action` on a fresh DuckDB connection; again (with the files listed anew) if a
+        concurrent compaction removed a file it had listed."""
+        for attempt in range(READ_ATTEMPTS):
+            con = open_duckdb(self.limits)
+            try:
+                return action(con)
+            except (duckdb.IOException, FileNotFoundError) as exc:
+                if attempt + 1 == READ_ATTEMPTS or not _missing_file(exc, self.offline.root):
+                    raise
+            finally:
+                con.close()
+        raise AssertionError("unreachable")
+
     def _write(
         self,
         name: str,
@@ -236,6 +380,7 @@ class FeatureStore:
         write_time_column: str | None = None,
         target_stores: Sequence[str] | None = None,
         deletion: str | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> IngestResult:
         group = self._group(name, fresh=True)
         targets = set(target_stores or (ONLINE, OFFLINE))
@@ -287,7 +432,7 @@ class FeatureStore:
                                                      deletion)
             finally:
                 con.close()
-            self.lineage.finish_ingestion(ingestion_id, rows, stored, {"files": len(files)})
+            self.lineage.finish_ingestion(ingestion_id, rows, stored, {"files": len(files), **(details or {})})
         except BaseException as exc:
             self.lineage.fail_ingestion(ingestion_id, str(exc)[:500])
             raise
@@ -316,14 +461,11 @@ class FeatureStore:
             name, group.version, lineage_kinds.KIND_MATERIALIZE, f"offline:{start}..{end}", now
         )
         try:
-            con = open_duckdb(self.limits)
-            try:
-                filters = _event_filters(group.event_time, start, end)
-                where = f" WHERE {' AND '.join(filters)}" if filters else ""
-                relation = f"(SELECT * FROM {self.offline.relation(con, group)}{where})"
-                latest = _latest_per_key(con, group, relation)
-            finally:
-                con.close()
+            filters = _event_filters(group.event_time, start, end)
+            where = f" WHERE {' AND '.join(filters)}" if filters else ""
+            latest = self._reading(lambda con: _latest_per_key(
+                con, group, f"(SELECT * FROM {self.offline.relation(con, group)}{where})"
+            ))
             stored = self.online.put_latest(name, self._online_items(group, latest))
             self.lineage.finish_ingestion(ingestion_id, latest.num_rows, stored)
         except BaseException as exc:
@@ -400,8 +542,8 @@ class FeatureStore:
         started = time.perf_counter()
         selection = self._parse_refs(features)
         start, end = event_time_range or (None, None)
-        con = open_duckdb(self.limits)
-        try:
+
+        def build(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table | None, dict[str, dict[str, int]], int]:
             columns = register_entity(con, entity, timestamp)
             sources = []
             for group, chosen in selection:
@@ -430,20 +572,18 @@ class FeatureStore:
             try:
                 if output is None:
                     table = con.sql(sql).to_arrow_table()
-                    counts = status_counts(table, status_columns)
-                    rows = table.num_rows
-                else:
-                    table = None
-                    con.execute(f"COPY ({sql}) TO {quote_literal(str(output))} (FORMAT parquet)")
-                    summary = con.sql(
-                        f"SELECT * FROM read_parquet({quote_literal(str(output))})"
-                    ).select(*[quote_ident(c) for c in status_columns]).to_arrow_table()
-                    counts = status_counts(summary, status_columns)
-                    rows = summary.num_rows
+                    return table, status_counts(table, status_columns), table.num_rows
+                con.execute(f"COPY ({sql}) TO {quote_literal(str(output))} (FORMAT parquet)")
+                summary = con.sql(
+                    f"SELECT * FROM read_parquet({quote_literal(str(output))})"
+                ).select(*[quote_ident(c) for c in status_columns]).to_arrow_table()
+                return None, status_counts(summary, status_columns), summary.num_rows
             except duckdb.Error as exc:
+                if isinstance(exc, duckdb.IOException) and _missing_file(exc, self.offline.root):
+                    raise  # a file compacted away meanwhile: _reading runs it again
                 raise ValidationError(f"training set query failed: {exc}") from None
-        finally:
-            con.close()
+
+        table, counts, rows = self._reading(build)
         lineage_id = self.lineage.record_training_set(
             groups=[{"name": g.name, "version": g.version, "features": [f.name for f in c]}
                     for g, c in selection],
@@ -481,17 +621,20 @@ class FeatureStore:
     def query(self, sql: str, *, groups: Sequence[str] | None = None) -> pa.Table:
         """Run DuckDB SQL over the offline store: each group is a view of the same name with
         every logged row (write_time, is_deleted, ... included)."""
-        con = open_duckdb(self.limits)
-        try:
-            for group in self.list_groups() if groups is None else [self.registry.get(g) for g in groups]:
+        chosen = self.list_groups() if groups is None else [self.registry.get(g) for g in groups]
+
+        def run(con: duckdb.DuckDBPyConnection) -> pa.Table:
+            for group in chosen:
                 con.execute(f"CREATE TEMP VIEW {quote_ident(group.name)} AS SELECT * FROM "
                             f"{self.offline.relation(con, group)}")
             try:
                 return con.sql(sql).to_arrow_table()
             except (duckdb.Error, AttributeError) as exc:
+                if isinstance(exc, duckdb.IOException) and _missing_file(exc, self.offline.root):
+                    raise
                 raise ValidationError(f"query failed: {exc}") from None
-        finally:
-            con.close()
+
+        return self._reading(run)
 
 
 def encode_key(values: tuple[Any, ...]) -> str:
@@ -619,6 +762,69 @@ def _latest_per_key(con: duckdb.DuckDBPyConnection, group: FeatureGroup, relatio
         f"FROM {relation} QUALIFY row_number() OVER (PARTITION BY {keys} "
         f"ORDER BY {event} DESC, write_time DESC, ingestion_id DESC, ingestion_row DESC) = 1"
     ).to_arrow_table()
+
+
+def _missing_file(exc: BaseException, offline_root: str) -> bool:
+    """Whether `exc` says an offline store file listed for reading was gone (compacted away
+    meanwhile); a missing file of the caller's own (an entity table, a path in SQL) is not."""
+    text = str(exc)
+    if offline_root not in text:
+        return False
+    return isinstance(exc, FileNotFoundError) or "No files found" in text or "No such file" in text
+
+
+def _select_features(
+    con: duckdb.DuckDBPyConnection,
+    group: FeatureGroup,
+    relation: str,
+    what: str,
+    columns: Mapping[str, str] | None,
+    where: str | None,
+    write_time_column: str | None,
+) -> tuple[pa.Table, list[str]]:
+    """The rows of `relation` (catalog table, batch output) as the group's feature columns,
+    and the source columns left out. A feature is read from the column `columns` maps it
+    to, else from the column of its own name when there is one (missing value features are
+    null; missing identifiers are caught by conform)."""
+    try:
+        available = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+    except duckdb.Error as exc:
+        raise ValidationError(f"{what} cannot be read: {exc}") from None
+    mapping = dict(columns or {})
+    unknown = [f for f in mapping if f not in {g.name for g in group.features}]
+    if unknown:
+        raise ValidationError(f"columns= names {', '.join(unknown)}, not features of '{group.name}'")
+    picked: list[str] = []
+    used: set[str] = set()
+    claimed = set(mapping.values())  # a column mapped to a feature feeds only that feature
+    for feature in group.features:
+        source = mapping.get(feature.name, feature.name)
+        if feature.name not in mapping and source in claimed:
+            continue
+        if source in available:
+            picked.append(f"{quote_ident(source)} AS {quote_ident(feature.name)}")
+            used.add(source)
+        elif feature.name in mapping:
+            raise ValidationError(
+                f"{what} has no column '{source}' (mapped to feature '{feature.name}'); "
+                f"its columns are: {', '.join(available)}"
+            )
+    if write_time_column:
+        if write_time_column not in available:
+            raise ValidationError(f"{what} has no write_time_column '{write_time_column}'")
+        if write_time_column not in used:
+            picked.append(quote_ident(write_time_column))
+            used.add(write_time_column)
+    if not picked:
+        raise ValidationError(
+            f"{what} has none of the columns of feature group '{group.name}'; map them with columns="
+        )
+    sql = f"SELECT {', '.join(picked)} FROM {relation}" + (f" WHERE ({where})" if where else "")
+    try:
+        table = con.sql(sql).to_arrow_table()
+    except duckdb.Error as exc:
+        raise ValidationError(f"reading {what} failed: {exc}") from None
+    return table, [c for c in available if c not in used]
 
 
 def _key_tuples(group: FeatureGroup, table: pa.Table) -> list[tuple[Any, ...]]:

@@ -21,6 +21,10 @@ KIND_INGEST = "ingest"
 KIND_PUT_RECORD = "put_record"
 KIND_DELETE = "delete"
 KIND_MATERIALIZE = "materialize"
+KIND_STREAM = "stream"
+KIND_CATALOG = "catalog"
+KIND_BATCH = "batch"
+COMPLETED = "completed"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Ingestion:
     write_time: datetime
     started_at: datetime
     finished_at: datetime | None
+    details: Mapping[str, Any] | None = None
 
 
 class Lineage:
@@ -64,7 +69,7 @@ class Lineage:
             conn.execute(
                 update(features_ingestions)
                 .where(features_ingestions.c.id == ingestion_id)
-                .values(status="completed", rows=rows, rows_online=rows_online,
+                .values(status=COMPLETED, rows=rows, rows_online=rows_online,
                         finished_at=datetime.now(UTC), details=dict(details or {}))
             )
 
@@ -76,10 +81,47 @@ class Lineage:
                 .values(status="failed", finished_at=datetime.now(UTC), details={"error": reason})
             )
 
-    def ingestions(self, group: str | None = None) -> list[Ingestion]:
-        query = select(features_ingestions).order_by(features_ingestions.c.id)
+    def abandon(self, ingestion_id: int, reason: str) -> None:
+        """Mark a write whose files were removed so that it can be done again."""
+        with self.store.begin() as conn:
+            conn.execute(
+                update(features_ingestions)
+                .where(features_ingestions.c.id == ingestion_id)
+                .values(status="abandoned", finished_at=datetime.now(UTC), details={"error": reason})
+            )
+
+    def completed_ids(self, group: str) -> set[int]:
+        """Ids of the group's writes that completed (their files are final)."""
+        with self.store.connect() as conn:
+            return set(conn.execute(
+                select(features_ingestions.c.id).where(
+                    features_ingestions.c.group_name == group,
+                    features_ingestions.c.status == COMPLETED,
+                )
+            ).scalars())
+
+    def ingestions(
+        self,
+        group: str | None = None,
+        *,
+        kind: str | None = None,
+        source: str | None = None,
+        statuses: Sequence[str] | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[Ingestion]:
+        order = features_ingestions.c.id.desc() if newest_first else features_ingestions.c.id
+        query = select(features_ingestions).order_by(order)
         if group is not None:
             query = query.where(features_ingestions.c.group_name == group)
+        if kind is not None:
+            query = query.where(features_ingestions.c.kind == kind)
+        if source is not None:
+            query = query.where(features_ingestions.c.source == source)
+        if statuses is not None:
+            query = query.where(features_ingestions.c.status.in_(list(statuses)))
+        if limit is not None:
+            query = query.limit(limit)
         with self.store.connect() as conn:
             return [
                 Ingestion(
@@ -87,6 +129,7 @@ class Lineage:
                     rows=r.rows, rows_online=r.rows_online, write_time=_utc(r.write_time),
                     started_at=_utc(r.started_at),
                     finished_at=_utc(r.finished_at) if r.finished_at else None,
+                    details=r.details,
                 )
                 for r in conn.execute(query)
             ]

@@ -137,6 +137,11 @@ def cast_column(
         return pa.nulls(len(column), type=target)
 
     def reject(row: int, why: str = "") -> ValidationError:
+        if len(column) == 0:
+            return ValidationError(
+                f"feature group '{group}': column '{name}' has type {source}, not {type_name}",
+                details={"column": name, "row": None, "expected": type_name},
+            )
         value = column[row].as_py() if row < len(column) else None
         return ValidationError(
             f"feature group '{group}': column '{name}' row {row}: value {value!r} "

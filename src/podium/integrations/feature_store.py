@@ -5,8 +5,11 @@
       ValueAsStringList}], optional TargetStores ["OnlineStore", "OfflineStore"]. Values are
       strings, as in the SDK, and are converted to the group's declared types here. Returns {}.
   arn:aws:states:::podium:features.ingest
-      FeatureGroupName and one of Source (a Parquet file or folder, e.g. a batch job's output)
-      or Records (a list of objects); optional TargetStores. Returns the ingestion's id and counts.
+      FeatureGroupName and one of Source (a Parquet file or folder), Records (a list of
+      objects), CatalogTable (a catalog table; optional Columns {feature: column}, Where) or
+      JobRunId / JobName (a batch job run's committed output, JobName alone = its latest
+      successful run; optional Columns, Where); optional TargetStores. Returns the
+      ingestion's id and counts.
   arn:aws:states:::podium:features.trainingSet
       Entity (a Parquet path/glob with the key columns and Timestamp), Features ("group" or
       "group:feature"), Timestamp, Output (a Parquet file to write), optional AsOf,
@@ -105,14 +108,35 @@ class FeatureStoreIntegration:
     def ingest(self, params: dict[str, Any]) -> dict[str, Any]:
         resource = "podium:features.ingest"
         name = _required(params, "FeatureGroupName", resource)
-        if ("Source" in params) == ("Records" in params):
-            raise ValidationError(f"{resource} needs exactly one of Parameters.Source or Parameters.Records")
-        data = params.get("Source") or params["Records"]
+        kinds: list[str] = [k for k in ("Source", "Records", "CatalogTable", "JobRunId") if k in params]
+        if "JobName" in params and "JobRunId" not in params:
+            kinds.append("JobName")
+        if len(kinds) != 1:
+            raise ValidationError(
+                f"{resource} needs exactly one of Parameters.Source, Records, CatalogTable or "
+                f"JobRunId/JobName (got {', '.join(kinds) or 'none'})"
+            )
+        targets = _target_stores(params)
+        columns, where = params.get("Columns"), params.get("Where")
         with self._features() as features:
-            result = features.ingest(name, data, source=str(params.get("Source") or "workflow"),
-                                     target_stores=_target_stores(params))
-        if "Source" in params:
-            self._link([str(params["Source"])], "feature-group", name)
+            if "CatalogTable" in params:
+                table = str(params["CatalogTable"])
+                result = features.ingest_catalog_table(name, table, columns=columns, where=where,
+                                                       target_stores=targets)
+                lineage_source = f"catalog:{table}"
+            elif kinds[0] in ("JobRunId", "JobName"):
+                run_id = params.get("JobRunId")
+                result = features.ingest_batch_output(
+                    name, str(run_id) if run_id else None, job=params.get("JobName"),
+                    columns=columns, where=where, target_stores=targets)
+                lineage_source = None
+            else:
+                data = params.get("Source") or params["Records"]
+                result = features.ingest(name, data, source=str(params.get("Source") or "workflow"),
+                                         target_stores=targets)
+                lineage_source = str(params["Source"]) if "Source" in params else None
+        if lineage_source is not None:
+            self._link([lineage_source], "feature-group", name)
         return {"FeatureGroupName": name, "IngestionId": result.ingestion_id, "Rows": result.rows,
                 "RowsOnline": result.rows_online, "Files": len(result.files)}
 

@@ -35,6 +35,7 @@ WHERE (excluded.event_us, excluded.write_us, excluded.ingestion_id, excluded.ing
 """
 _SELECT = "SELECT event_us, write_us, ingestion_id, ingestion_row, payload FROM online_records"
 _CHUNK = 500  # keys per IN (...) query, well under SQLite's variable limit
+MMAP_BYTES = 256 * 1024 * 1024
 
 
 class SQLiteOnlineStore:
@@ -52,6 +53,9 @@ class SQLiteOnlineStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a write acknowledged to the caller survives power loss, not only a crash.
         self._conn.execute("PRAGMA synchronous=FULL")
+        # Reads through a memory map instead of read() calls: about a quarter less CPU per
+        # 100-key read on a 100 k-entity store (bench/features_bench.py).
+        self._conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         self._conn.execute(_SCHEMA)
 
     def put_latest(self, group: str, items: Sequence[tuple[str, OnlineRecord]]) -> int:
