@@ -73,6 +73,13 @@ def test_doctor_reports_failed_backend(tmp_path: Path) -> None:
     assert {c["check"]: c["status"] for c in report["checks"]}["streams"] == "fail"
 
 
+def test_doctor_does_not_claim_an_executor_that_is_not_built(tmp_path: Path) -> None:
+    result = podium(tmp_path, "--json", "doctor", env={"PODIUM_EXECUTOR": "ray"})
+    assert result.returncode == 1
+    executor = next(c for c in json.loads(result.stdout)["checks"] if c["check"] == "executor")
+    assert executor["status"] == "fail" and "local pools" in executor["detail"]
+
+
 def test_debug_shows_traceback(tmp_path: Path) -> None:
     (tmp_path / "podium.toml").write_text("[podium]\nbogus_key = 1\n")
     result = podium(tmp_path, "--debug", "doctor")

@@ -89,8 +89,27 @@ def main(argv: list[str] | None = None) -> None:
     config = uvicorn.Config(build_app(handler), log_level="warning", access_log=False, lifespan="off",
                             timeout_keep_alive=120, http=CoalescingHttpToolsProtocol)
     server = uvicorn.Server(config)
+    _exit_with_parent(server)
     print(f"READY {port}", flush=True)
     server.run(sockets=[sock])
+
+
+def _exit_with_parent(server: Any, every: float = 1.0, grace: float = 10.0) -> None:
+    """Stop when the process that started this worker is gone (killed, or exited without
+    stopping its workers): an orphaned model worker would hold memory and a port forever."""
+    import os
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        server.should_exit = True  # finish in-flight requests, then stop
+        time.sleep(grace)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="podium-parent-watch", daemon=True).start()
 
 
 if __name__ == "__main__":
