@@ -16,6 +16,8 @@ import time
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="prefect-peer-"))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# On a loaded machine the ephemeral API server takes longer than the default 20 s to start.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 from prefect import flow, task  # noqa: E402
 

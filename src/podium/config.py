@@ -45,7 +45,8 @@ class Settings(BaseModel):
     server_host: str = "127.0.0.1"
     server_port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
-    functions: dict[str, str] = Field(default_factory=dict)
+    # name -> "module.path:callable", or a table with handler and limits (podium.functions.registry)
+    functions: dict[str, Any] = Field(default_factory=dict)
     config_file: Path | None = None
 
     @field_validator("metadata_url")
@@ -94,12 +95,21 @@ class Settings(BaseModel):
 
     @field_validator("functions")
     @classmethod
-    def _check_functions(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, target in value.items():
-            module, _, attr = target.partition(":")
-            if not module or not attr:
-                raise ValueError(f"function '{name}' must be 'module.path:callable', got {target!r}")
+    def _check_functions(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from podium.errors import ValidationError as BadFunction
+        from podium.functions.registry import spec_from_setting
+
+        for name, setting in value.items():
+            try:
+                spec_from_setting(name, setting)
+            except BadFunction as exc:
+                raise ValueError(exc.message) from None
         return value
+
+    @property
+    def function_targets(self) -> dict[str, str]:
+        """Each `[functions]` entry's handler, "module.path:callable"."""
+        return {name: s if isinstance(s, str) else s["handler"] for name, s in self.functions.items()}
 
     @classmethod
     def for_home(cls, home: str | Path, **overrides: Any) -> Settings:
@@ -255,4 +265,10 @@ log_level = "INFO"
 [functions]
 # Functions that workflows can call, by name: name = "module.path:callable"
 # score = "mypkg.jobs:score"
+# or with their limits (defaults: timeout_seconds = 60, memory_mb = 1024, no concurrency cap):
+# [functions.train]
+# handler = "mypkg.jobs:train"
+# timeout_seconds = 900
+# memory_mb = 4096
+# concurrency = 2
 """

@@ -76,3 +76,25 @@ def test_concurrency_limit_per_function(handlers: str) -> None:
             thread.join()
     assert len(finished) == 2
     assert abs(finished[0] - finished[1]) >= 0.35  # one after the other, not side by side
+
+
+def test_start_without_blocking_then_wait_on_many(handlers: str) -> None:
+    """`start` returns at once; the invocations' connections are waited on together."""
+    from multiprocessing.connection import wait
+
+    double = FunctionSpec("double", f"{handlers}:double")
+    hang = FunctionSpec("hang", f"{handlers}:hang", timeout_seconds=0.5)
+    with FunctionPool(2) as pool:
+        first = pool.start(double, {"x": 1}, block=False)
+        stuck = pool.start(hang, {}, block=False)
+        assert first is not None and stuck is not None
+        assert pool.start(double, {"x": 2}, block=False) is None  # both slots taken: no waiting
+        assert wait([first.connection, stuck.connection], 20) == [first.connection]
+        assert pool.result(first)["x"] == 2
+        again = pool.start(double, {"x": 3}, block=False)  # the slot came back with the result
+        assert again is not None and pool.result(again)["x"] == 6
+        with pytest.raises(FunctionError) as info:
+            pool.result(stuck)  # waits out its deadline, then kills it
+        assert info.value.error == "States.Timeout"
+        last = pool.start(double, {"x": 4}, block=False)
+        assert last is not None and pool.result(last)["x"] == 8

@@ -46,3 +46,58 @@ def test_bad_specs_are_rejected() -> None:
         FunctionSpec("f", "m:f", timeout_seconds=0)
     with pytest.raises(ValidationError):
         FunctionSpec("f", "m:f", concurrency=0)
+
+
+def test_functions_in_podium_toml_take_their_limits_as_a_table(tmp_path) -> None:
+    from podium.config import load_settings
+
+    (tmp_path / "podium.toml").write_text(
+        '[functions]\n'
+        'score = "mypkg.jobs:score"\n'
+        '[functions.train]\n'
+        'handler = "mypkg.jobs:train"\n'
+        'timeout_seconds = 900\n'
+        'memory_mb = 4096\n'
+        'concurrency = 2\n'
+        'description = "Fit the nightly model"\n'
+    )
+    settings = load_settings(tmp_path, environ={})
+    registry = FunctionRegistry.from_settings(settings)
+    train = registry.get("train")
+    assert (train.target, train.timeout_seconds, train.memory_mb, train.concurrency) == (
+        "mypkg.jobs:train", 900.0, 4096, 2)
+    assert train.description == "Fit the nightly model"
+    score = registry.get("score")
+    assert (score.timeout_seconds, score.memory_mb, score.concurrency) == (60.0, 1024, None)
+    assert settings.function_targets == {"score": "mypkg.jobs:score", "train": "mypkg.jobs:train"}
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ('handler = "m:f"\ntimout_seconds = 5\n', "unknown key 'timout_seconds'"),
+    ('timeout_seconds = 5\n', "needs handler"),
+    ('handler = "m:f"\ntimeout_seconds = 0\n', "timeout_seconds must be a number of seconds > 0"),
+    ('handler = "m:f"\ntimeout_seconds = "5"\n', "timeout_seconds must be"),
+    ('handler = "m:f"\nmemory_mb = 1.5\n', "memory_mb must be a whole number"),
+    ('handler = "m:f"\nconcurrency = 0\n', "concurrency must be a whole number >= 1"),
+    ('handler = "m:f"\nconcurrency = true\n', "concurrency must be"),
+    ('handler = "no_colon"\n', "module.path:callable"),
+    ('handler = 3\n', "handler must be"),
+])
+def test_a_bad_function_table_is_a_config_error_naming_function_and_key(tmp_path, table, message) -> None:
+    from podium.config import load_settings
+    from podium.errors import ConfigError
+
+    (tmp_path / "podium.toml").write_text("[functions.train]\n" + table)
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path, environ={})
+    assert "train" in info.value.message and message in info.value.message
+    assert "podium.toml" in info.value.message
+
+
+def test_a_function_entry_of_another_type_is_rejected(tmp_path) -> None:
+    from podium.config import load_settings
+    from podium.errors import ConfigError
+
+    (tmp_path / "podium.toml").write_text("[functions]\ntrain = 3\n")
+    with pytest.raises(ConfigError, match="train"):
+        load_settings(tmp_path, environ={})

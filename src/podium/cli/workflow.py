@@ -170,7 +170,7 @@ def _mapping(values: list[str], option: str) -> dict[str, Any]:
 def _configured_functions(ctx: typer.Context) -> dict[str, Any]:
     """Functions declared in podium.toml's [functions] table (none without a podium.toml)."""
     settings = cli_state(ctx).settings
-    return {name: _load_callable(spec, "[functions]") for name, spec in settings.functions.items()}
+    return {name: _load_callable(spec, "[functions]") for name, spec in settings.function_targets.items()}
 
 
 @app.command("run")

@@ -21,12 +21,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from podium.asl import lambdas
 from podium.asl.errors import AslRuntimeError
 from podium.engine.executors.base import TaskOutcome, TaskRequest
-from podium.functions import FunctionError, FunctionPool, FunctionRegistry
+from podium.functions import FunctionError, FunctionPool, FunctionRegistry, Invocation
 
 WAIT_FOR_TOKEN = ".waitForTaskToken"
 
@@ -46,44 +47,100 @@ class ResourceRouter:
         self._handlers[resource] = handler
 
     def run(self, request: TaskRequest) -> TaskOutcome:
+        """Perform the call, blocking until its outcome."""
+        started = self.start(request, block=True)
+        if isinstance(started, TaskOutcome):
+            return started
+        if isinstance(started, PendingCall):
+            return self.finish(started)
+        return self._run_handler(request)
+
+    def start(self, request: TaskRequest, *, block: bool = False) -> TaskOutcome | PendingCall | object | None:
+        """Begin the call without waiting for it, where that needs no thread.
+
+        Returns a TaskOutcome when the call is already decided (a bad request, an unknown
+        function), a PendingCall for a function invocation now running in a subprocess
+        (`finish` it once `connection` is readable or its deadline passed), BUSY when no
+        function slot is free right now (without `block`), or None for a registered
+        handler, which runs in the caller's thread (`run`).
+        """
         resource = request.resource
         base = resource.removesuffix(WAIT_FOR_TOKEN)
-        waiting = resource.endswith(WAIT_FOR_TOKEN)
-        handler = self._handlers.get(resource) or self._handlers.get(base)
-        if handler is not None:
-            try:
-                output = handler(json.loads(json.dumps(request.input)))
-            except Exception as exc:  # a resource's failure is the task's failure
-                return TaskOutcome(error=type(exc).__name__, cause=str(exc))
-            return TaskOutcome(waiting=True) if waiting else TaskOutcome(output=output)
-        if lambdas.is_lambda_resource(resource) or ":" not in resource:
-            outcome = self._invoke_function(request, base)
-            if waiting and not outcome.failed:
-                return TaskOutcome(waiting=True)
-            return outcome
-        return TaskOutcome(
-            error="States.Runtime",
-            cause=f"No handler for the Task resource '{resource}' in this Podium worker",
-        )
-
-    def _invoke_function(self, request: TaskRequest, resource: str) -> TaskOutcome:
+        if resource in self._handlers or base in self._handlers:
+            return None
+        if not (lambdas.is_lambda_resource(resource) or ":" not in resource):
+            return TaskOutcome(
+                error="States.Runtime",
+                cause=f"No handler for the Task resource '{resource}' in this Podium worker",
+            )
         try:
-            target, payload, integration = lambdas.parse_request(resource, request.input)
+            target, payload, integration = lambdas.parse_request(base, request.input)
         except AslRuntimeError as exc:
             return TaskOutcome(error=exc.error, cause=exc.cause)
         name = lambdas.function_name(target)
         if name not in self.functions:
             missing = lambdas.not_found(name)
             return TaskOutcome(error=missing.error, cause=missing.cause)
-        spec = self.functions.get(name)
         request_id = str(uuid.uuid4())
         try:
-            result = self.pool.invoke(
-                spec, payload, request_id=request_id, timeout_seconds=request.timeout_seconds
+            invocation = self.pool.start(
+                self.functions.get(name), payload, request_id=request_id,
+                timeout_seconds=request.timeout_seconds, block=block,
             )
+        except FunctionError as exc:
+            return TaskOutcome(error=exc.error, cause=exc.cause)
+        if invocation is None:
+            return BUSY
+        return PendingCall(request, invocation, integration, request_id, resource.endswith(WAIT_FOR_TOKEN))
+
+    def finish(self, call: PendingCall) -> TaskOutcome:
+        """The outcome of a started function call (waits for it until its deadline)."""
+        try:
+            result = self.pool.result(call.invocation)
         except FunctionError as exc:
             if not exc.raised_by_handler:
                 return TaskOutcome(error=exc.error, cause=exc.cause)
-            failure = lambdas.handler_error(exc.error, exc.cause, request_id, exc.stack_trace, integration)
+            failure = lambdas.handler_error(exc.error, exc.cause, call.request_id, exc.stack_trace,
+                                            call.integration)
             return TaskOutcome(error=failure.error, cause=failure.cause)
-        return TaskOutcome(output=lambdas.wrap_result(result, integration))
+        if call.waiting:
+            return TaskOutcome(waiting=True)
+        return TaskOutcome(output=lambdas.wrap_result(result, call.integration))
+
+    def abandon(self, call: PendingCall) -> None:
+        self.pool.abandon(call.invocation)
+
+    def _run_handler(self, request: TaskRequest) -> TaskOutcome:
+        resource = request.resource
+        handler = self._handlers.get(resource) or self._handlers[resource.removesuffix(WAIT_FOR_TOKEN)]
+        try:
+            output = handler(json.loads(json.dumps(request.input)))
+        except AslRuntimeError as exc:  # an integration's own ASL error name and cause
+            return TaskOutcome(error=exc.error, cause=exc.cause)
+        except Exception as exc:  # any other failure of a resource is the task's failure
+            return TaskOutcome(error=type(exc).__name__, cause=str(exc))
+        return TaskOutcome(waiting=True) if resource.endswith(WAIT_FOR_TOKEN) else TaskOutcome(output=output)
+
+
+# ResourceRouter.start: no function slot is free right now.
+BUSY = object()
+
+
+@dataclass
+class PendingCall:
+    """A function invocation started by `ResourceRouter.start`."""
+
+    request: TaskRequest
+    invocation: Invocation
+    integration: bool
+    request_id: str
+    waiting: bool
+
+    @property
+    def connection(self) -> Any:
+        return self.invocation.connection
+
+    @property
+    def deadline(self) -> float:
+        """time.monotonic() after which `finish` gives States.Timeout at once."""
+        return self.invocation.deadline

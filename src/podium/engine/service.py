@@ -32,6 +32,7 @@ from podium.asl.step import (
 )
 from podium.engine import arns
 from podium.engine.executors.base import Executor, TaskOutcome
+from podium.engine.fastsql import Sql
 from podium.engine.models import (
     EXPRESS,
     REDRIVABLE,
@@ -53,6 +54,7 @@ from podium.engine.transitions import (
     lock_execution,
     next_wake,
     record_outcome,
+    record_status,
     to_datetime,
 )
 from podium.errors import ConflictError, NotFoundError, ValidationError
@@ -71,7 +73,16 @@ from podium.store.tables.engine import (
 
 MAX_PAGE = 1000
 
-_INSERT_EXECUTION = insert(engine_executions)
+_INSERT_EXECUTION = Sql(insert(engine_executions))
+# StartExecution's reads, straight to the driver (see podium.engine.fastsql).
+_MACHINE_TYPE = Sql(
+    select(engine_state_machines.c.type, engine_state_machines.c.revision_id)
+    .where(engine_state_machines.c.name == bindparam("b_name"))
+)
+_NAME_USED = Sql(select(engine_executions.c.arn).where(
+    (engine_executions.c.state_machine == bindparam("b_machine"))
+    & (engine_executions.c.name == bindparam("b_name"))
+))
 _MACHINE = select(engine_state_machines).where(engine_state_machines.c.name == bindparam("b_name"))
 _BY_NAME = select(engine_executions).where(
     (engine_executions.c.state_machine == bindparam("b_machine"))
@@ -89,7 +100,7 @@ class Engine:
         *,
         functions: FunctionRegistry | None = None,
         function_pool_size: int = 4,
-        resources: Mapping[str, Callable[[Any], Any]] | None = None,
+        resources: Mapping[str, Callable[[Any], Any]] | Callable[[], Mapping[str, Callable[[Any], Any]]] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -107,8 +118,8 @@ class Engine:
     def router(self) -> Any:
         """The ResourceRouter Task calls go through (created on first use).
 
-        It knows functions and, unless `resources` was given, every resource of
-        `podium.integrations.build_resources`.
+        It knows functions and, unless `resources` (a mapping, or a function returning one)
+        was given, every resource of `podium.integrations.build_resources`.
         """
         if self._router is None:
             from podium.engine.resources import ResourceRouter
@@ -116,6 +127,8 @@ class Engine:
             self._pool = FunctionPool(self._function_pool_size)
             self._router = ResourceRouter(self.functions, self._pool)
             resources = self._resources
+            if callable(resources):  # a factory: build the handlers only when a Task first runs
+                resources = resources()
             if resources is None:
                 # Podium's own integrations (Glue, SageMaker, Feature Store, delivery, ...).
                 from podium.integrations import build_resources
@@ -361,24 +374,31 @@ class Engine:
         now = time.time()
         try:
             with self.store.begin() as connection:
-                machine_row = self._machine_row(connection, target.state_machine)
-                existing = self._existing(connection, target.state_machine, execution_name, input_text)
-                if existing is not None:
-                    return existing
-                revision, version, alias = self._resolve(connection, target, machine_row)
+                machine_row = _MACHINE_TYPE.first(connection, {"b_name": target.state_machine})
+                if machine_row is None:
+                    self._machine_row(connection, target.state_machine)  # raises the NotFound
+                if _NAME_USED.first(connection, {"b_machine": target.state_machine, "b_name": execution_name}):
+                    existing = self._existing(connection, target.state_machine, execution_name, input_text)
+                    if existing is not None:
+                        return existing
+                revision, version, alias = self._resolve(connection, target, machine_row)  # type: ignore[arg-type]
                 workflow_type = machine_row["type"]
                 arn = arns.execution_arn(target.state_machine, execution_name, workflow_type == EXPRESS)
                 start_time = to_datetime(now)
-                connection.execute(_INSERT_EXECUTION, {
+                _INSERT_EXECUTION.execute(connection, {
                     "arn": arn, "name": execution_name, "state_machine": target.state_machine,
                     "revision_id": revision, "version": version, "alias": alias,
                     "type": workflow_type, "status": RUNNING, "input": input_text,
                     "start_time": start_time, "event_count": 0, "redrive_count": 0,
                     # An EXPRESS run waits for a worker to take it; a STANDARD one starts below.
                     "wake_at": now if workflow_type == EXPRESS else None,
-                })
+                    "output": None, "error": None, "cause": None, "stop_time": None,
+                    "run_state": None, "redrive_state": None, "lease_owner": None,
+                    "lease_expiry": None, "redrive_time": None,
+                }).close()
                 finished = None
                 if workflow_type == STANDARD:
+                    record_status(connection, arn, RUNNING, input_text=input_text, start=start_time)
                     machine = self.machines.get(connection, revision)
                     finished = advance(
                         connection, machine, arn, None, [self.start_event(arn, payload, 0)], now
@@ -392,7 +412,7 @@ class Engine:
                     stop_time=start_time if finished else None, version=version, alias=alias,
                     redrive_count=0, revision_id=revision,
                 )
-        except IntegrityError:
+        except (IntegrityError, self.store.engine.dialect.dbapi.IntegrityError):  # type: ignore[union-attr]
             # Another caller started the same name at the same moment: answer as if it came first.
             with self.store.connect() as connection:
                 existing = self._existing(connection, target.state_machine, execution_name, input_text)
@@ -542,6 +562,7 @@ class Engine:
                 redrive_count=redrive_count, redrive_time=to_datetime(now), redrive_state=None,
                 wake_at=next_wake(connection, arn),
             ))
+            record_status(connection, arn, RUNNING)
             return self._execution(connection, arn)
 
     # ------------------------------------------------------------------ callbacks

@@ -11,13 +11,14 @@ transition and nothing that completed is ever entered again.
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from podium.asl.definition import StateMachine, compile_definition
 from podium.asl.step import (
@@ -30,6 +31,7 @@ from podium.asl.step import (
     step,
 )
 from podium.engine.executors.base import TaskOutcome, TaskRequest
+from podium.engine.fastsql import Sql, any_of
 from podium.engine.models import RUNNING
 from podium.errors import NotFoundError
 from podium.store.tables.engine import (
@@ -40,6 +42,8 @@ from podium.store.tables.engine import (
     engine_tasks,
     engine_timers,
 )
+from podium.store.tables.triggers import triggers_outbox
+from podium.triggers.podium_events import EXECUTION_STATUS, EXECUTION_STATUSES
 
 OPEN_TASK_STATUSES = ("SCHEDULED", "RUNNING", "WAITING")
 WAIT_FOR_TOKEN = ".waitForTaskToken"
@@ -47,49 +51,59 @@ WAIT_FOR_TOKEN = ".waitForTaskToken"
 # The statements of the hot path are built once, with bound parameters: building a SQLAlchemy
 # expression costs more than running it on SQLite, and a reused statement is compiled once.
 _tasks, _executions, _timers, _attempts = engine_tasks, engine_executions, engine_timers, engine_task_attempts
-INSERT_HISTORY = insert(engine_history)
-INSERT_TASKS = insert(_tasks)
-INSERT_ATTEMPTS = insert(_attempts)
-INSERT_TIMERS = insert(_timers)
-NEXT_WAKE = select(func.min(_timers.c.due)).where(_timers.c.execution_arn == bindparam("b_arn"))
-DELETE_TIMERS = delete(_timers).where(_timers.c.execution_arn == bindparam("b_arn"))
-_OPEN_TASKS = (_tasks.c.execution_arn == bindparam("b_arn")) & _tasks.c.status.in_(OPEN_TASK_STATUSES)
+# Those run per transition go straight to the driver (`fastsql.Sql`).
+INSERT_HISTORY = Sql(insert(engine_history))
+INSERT_TASKS = Sql(insert(_tasks))
+INSERT_ATTEMPTS = Sql(insert(_attempts))
+INSERT_TIMERS = Sql(insert(_timers))
+NEXT_WAKE = Sql(select(func.min(_timers.c.due)).where(_timers.c.execution_arn == bindparam("b_arn")))
+DELETE_TIMERS = Sql(delete(_timers).where(_timers.c.execution_arn == bindparam("b_arn")))
+_OPEN_TASKS = (_tasks.c.execution_arn == bindparam("b_arn")) & any_of(_tasks.c.status, OPEN_TASK_STATUSES)
 _CANCEL_VALUES: dict[str, Any] = {"status": "CANCELLED", "finished_at": bindparam("b_now"), "lease_owner": None}
-CANCEL_ALL_TASKS = update(_tasks).where(_OPEN_TASKS).values(**_CANCEL_VALUES)
+CANCEL_ALL_TASKS = Sql(update(_tasks).where(_OPEN_TASKS).values(**_CANCEL_VALUES))
 CANCEL_SOME_TASKS = update(_tasks).where(
     _OPEN_TASKS & _tasks.c.task_id.in_(bindparam("b_tasks", expanding=True))
 ).values(**_CANCEL_VALUES)
 # wake_at is the earliest due timer, computed in the same statement (one round trip less).
-UPDATE_RUN = update(_executions).where(_executions.c.arn == bindparam("b_arn")).values(
+UPDATE_RUN = Sql(update(_executions).where(_executions.c.arn == bindparam("b_arn")).values(
     run_state=bindparam("run_state"), event_count=bindparam("event_count"),
     wake_at=select(func.min(_timers.c.due)).where(_timers.c.execution_arn == _executions.c.arn)
     .scalar_subquery(),
-)
-UPDATE_ENDED = update(_executions).where(_executions.c.arn == bindparam("b_arn")).values(
+))
+UPDATE_ENDED = Sql(update(_executions).where(_executions.c.arn == bindparam("b_arn")).values(
     run_state=bindparam("run_state"), event_count=bindparam("event_count"), wake_at=None,
     status=bindparam("status"), output=bindparam("output"), error=bindparam("error"),
     cause=bindparam("cause"), stop_time=bindparam("stop_time"),
     redrive_state=bindparam("redrive_state"),
-)
-CLOSE_TASK = update(_tasks).where(
-    (_tasks.c.execution_arn == bindparam("b_arn")) & (_tasks.c.task_id == bindparam("b_task"))
-    & _tasks.c.status.in_(bindparam("b_accept", expanding=True))
-).values(
-    status=bindparam("status"), lease_owner=None, lease_expiry=None,
-    finished_at=bindparam("finished_at"),
-)
-CLOSE_ATTEMPT = update(_attempts).where(
+))
+_CLOSE_TASK: dict[tuple[str, ...], Sql] = {}
+CLOSE_ATTEMPT = Sql(update(_attempts).where(
     (_attempts.c.execution_arn == bindparam("b_arn")) & (_attempts.c.task_id == bindparam("b_task"))
     & (_attempts.c.attempt == bindparam("b_attempt"))
 ).values(
     status=bindparam("status"), finished_at=bindparam("finished_at"),
     error=bindparam("error"), cause=bindparam("cause"),
-)
-LOCK_EXECUTION = select(
+))
+LOCK_EXECUTION = Sql(select(
     _executions.c.arn, _executions.c.status, _executions.c.type, _executions.c.run_state,
     _executions.c.revision_id, _executions.c.redrive_state, _executions.c.redrive_count,
     _executions.c.event_count,
-).where(_executions.c.arn == bindparam("b_arn")).with_for_update()
+).where(_executions.c.arn == bindparam("b_arn")).with_for_update())
+
+
+def close_task_statement(accept: Sequence[str]) -> Sql:
+    """UPDATE closing a task that is in one of the `accept` statuses (one statement per set)."""
+    key = tuple(accept)
+    statement = _CLOSE_TASK.get(key)
+    if statement is None:
+        statement = _CLOSE_TASK[key] = Sql(update(_tasks).where(
+            (_tasks.c.execution_arn == bindparam("b_arn")) & (_tasks.c.task_id == bindparam("b_task"))
+            & any_of(_tasks.c.status, key)
+        ).values(
+            status=bindparam("status"), lease_owner=None, lease_expiry=None,
+            finished_at=bindparam("finished_at"),
+        ))
+    return statement
 
 
 def dumps(value: Any) -> str:
@@ -124,6 +138,43 @@ class MachineCache:
         return machine
 
 
+class RunStates:
+    """Run states this process wrote, kept parsed, so the next transition of the same execution
+    skips decoding its (possibly large: a Map's every iteration) JSON.
+
+    An entry is used only if the text read from the locked row is exactly the text it was
+    written as, and it is removed while in use: a transition that rolls back leaves no entry,
+    and the next one decodes the stored text. New entries count only after their transaction
+    committed (`stage`, then `commit` or `discard`). A live RunState behaves as its JSON does:
+    EXPRESS and in-memory runs use nothing else.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._states: OrderedDict[str, tuple[str, RunState]] = OrderedDict()
+        self._staged: dict[str, tuple[str, RunState]] = {}
+
+    def take(self, arn: str, text: str) -> RunState | None:
+        entry = self._states.pop(arn, None)
+        if entry is None:
+            entry = self._staged.pop(arn, None)
+        return entry[1] if entry is not None and entry[0] == text else None
+
+    def stage(self, arn: str, text: str, state: RunState) -> None:
+        self._staged[arn] = (text, state)
+
+    def commit(self) -> None:
+        for arn, entry in self._staged.items():
+            self._states[arn] = entry
+            self._states.move_to_end(arn)
+        self._staged.clear()
+        while len(self._states) > self._size:
+            self._states.popitem(last=False)
+
+    def discard(self) -> None:
+        self._staged.clear()
+
+
 @dataclass
 class Transition:
     """What one `advance` did: tasks claimed for the caller to run, and the end, if reached."""
@@ -143,15 +194,21 @@ def advance(
     claim_for: str | None = None,
     lease_seconds: float = 30.0,
     claim_limit: int | None = None,
+    states: RunStates | None = None,
 ) -> Transition:
     """Apply `events` in order and persist the result; the row of `arn` must be locked by the caller.
 
     With `claim_for` (a worker id), tasks the step asks for are claimed by that worker at once
     (status RUNNING, attempt 1, leased) and returned for it to submit after commit; without it
     they are left SCHEDULED for any worker to claim. `claim_limit` caps how many are claimed
-    (the worker's free capacity); the rest stay SCHEDULED.
+    (the worker's free capacity); the rest stay SCHEDULED. `states` keeps run states parsed
+    between transitions (the worker's cache).
     """
-    run_state = RunState.from_json(json.loads(run_state_text)) if run_state_text else RunState()
+    cached = states.take(arn, run_state_text) if states is not None and run_state_text else None
+    if cached is not None:
+        run_state = cached
+    else:
+        run_state = RunState.from_json(json.loads(run_state_text)) if run_state_text else RunState()
     moment = to_datetime(now)
     history: list[Mapping[str, Any]] = []
     tasks: list[RunTask] = []
@@ -190,19 +247,20 @@ def advance(
             break
 
     if history:
-        connection.execute(INSERT_HISTORY, history)
+        INSERT_HISTORY.executemany(connection, history)
     dispatch = _schedule_tasks(connection, arn, tasks, now, claim_for, lease_seconds, claim_limit)
     if cancelled:
         cancel_tasks(connection, arn, cancelled, now)
+    run_state_out = dumps(run_state.to_json())
     values: dict[str, Any] = {
         "b_arn": arn,
-        "run_state": dumps(run_state.to_json()),
+        "run_state": run_state_out,
         "event_count": int(history[-1]["id"]) if history else run_state.next_event_id - 1,
     }
     if finished is not None:
         # Nothing of a finished execution may run or fire any more.
         cancel_tasks(connection, arn, None, now)
-        connection.execute(DELETE_TIMERS, {"b_arn": arn})
+        DELETE_TIMERS.execute(connection, {"b_arn": arn}).close()
         dispatch = []
         values.update(
             status=finished.status,
@@ -212,15 +270,84 @@ def advance(
             stop_time=moment,
             redrive_state=before_last_step if finished.status != "SUCCEEDED" else None,
         )
-        connection.execute(UPDATE_ENDED, values)
+        UPDATE_ENDED.execute(connection, values).close()
+        record_status(connection, arn, finished.status, stop=moment, output=values["output"],
+                      error=finished.error, cause=finished.cause)
     else:
         if timers:
-            connection.execute(
-                INSERT_TIMERS,
+            INSERT_TIMERS.executemany(
+                connection,
                 [{"execution_arn": arn, "timer_id": tid, "due": due} for tid, due in timers.items()],
             )
-        connection.execute(UPDATE_RUN, values)
+        UPDATE_RUN.execute(connection, values).close()
+        if states is not None:
+            states.stage(arn, run_state_out, run_state)
     return Transition(dispatch, finished)
+
+
+_STARTED = Sql(select(_executions.c.input, _executions.c.start_time).where(_executions.c.arn == bindparam("b_arn")))
+_INSERT_EVENT = Sql(insert(triggers_outbox).values(
+    {name: bindparam(name) for name in ("source", "detail_type", "detail", "resources", "time")}
+))
+
+
+def record_status(
+    connection: Connection,
+    arn: str,
+    status: str,
+    *,
+    input_text: str | None = None,
+    start: datetime | None = None,
+    stop: datetime | None = None,
+    output: str | None = None,
+    error: str | None = None,
+    cause: str | None = None,
+) -> None:
+    """Publish a STANDARD execution's status change (podium.engine "Step Functions Execution
+    Status Change") in the transaction that makes it: the outbox row commits with the change.
+
+    Called only on status changes (start, the end, a redrive), never per transition. The row
+    is the one `podium.triggers.podium_events.record_execution_status` writes, inserted with a
+    prebuilt statement: building an INSERT per call costs more than the whole transition.
+    """
+    from podium.engine import arns
+
+    if input_text is None or start is None:
+        row = _STARTED.first(connection, {"b_arn": arn})
+        assert row is not None
+        input_text, start = row["input"], _stored_datetime(row["start_time"])
+    if status not in EXECUTION_STATUSES:
+        raise ValueError(f"execution status {status!r} is not one of {', '.join(EXECUTION_STATUSES)}")
+    machine, name = arns.parse_execution(arn) or ("", "")
+    detail = {
+        "executionArn": arn,
+        "stateMachineArn": arns.state_machine_arn(machine),
+        "name": name,
+        "status": status,
+        "startDate": _millis(start),
+        "stopDate": _millis(stop) if stop is not None else None,
+        "input": input_text,
+        "output": output,
+        "error": error,
+        "cause": cause,
+    }
+    source, detail_type = EXECUTION_STATUS
+    _INSERT_EVENT.execute(connection, {
+        "source": source, "detail_type": detail_type, "detail": json.dumps(detail),
+        "resources": json.dumps([arn]), "time": time.time(),
+    }).close()
+
+
+def _stored_datetime(value: datetime | str) -> datetime:
+    # SQLite gives back the stored text (naive, UTC); PostgreSQL an aware datetime.
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _millis(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(round(moment.timestamp() * 1000))
 
 
 def _replay(machine: StateMachine, text: str | None, events: Sequence[Event], moment: datetime) -> str:
@@ -292,23 +419,23 @@ def _schedule_tasks(
                 execution_arn=arn, task_id=task.task_id, resource=task.resource, input=task.input,
                 attempt=1, timeout_seconds=task.timeout_seconds, task_token=task.task_token,
             ))
-    connection.execute(INSERT_TASKS, rows)
+    INSERT_TASKS.executemany(connection, rows)
     if attempts:
-        connection.execute(INSERT_ATTEMPTS, attempts)
+        INSERT_ATTEMPTS.executemany(connection, attempts)
     return dispatch
 
 
 def cancel_tasks(connection: Connection, arn: str, task_ids: list[str] | None, now: float) -> None:
     """Mark open tasks CANCELLED (all of the execution's when `task_ids` is None): late results are dropped."""
     if task_ids is None:
-        connection.execute(CANCEL_ALL_TASKS, {"b_arn": arn, "b_now": now})
+        CANCEL_ALL_TASKS.execute(connection, {"b_arn": arn, "b_now": now}).close()
     else:
         connection.execute(CANCEL_SOME_TASKS, {"b_arn": arn, "b_now": now, "b_tasks": task_ids})
 
 
 def next_wake(connection: Connection, arn: str) -> float | None:
-    value = connection.execute(NEXT_WAKE, {"b_arn": arn}).scalar_one_or_none()
-    return None if value is None else float(value)
+    values = NEXT_WAKE.scalars(connection, {"b_arn": arn})
+    return None if not values or values[0] is None else float(values[0])
 
 
 def record_outcome(
@@ -327,23 +454,23 @@ def record_outcome(
     WAITING instead. Only the first result of a task counts: tasks run at least once.
     """
     status = "WAITING" if outcome.waiting else "FAILED" if outcome.failed else "SUCCEEDED"
-    changed = connection.execute(CLOSE_TASK, {
-        "b_arn": arn, "b_task": task_id, "b_accept": list(accept), "status": status,
+    changed = close_task_statement(accept).rowcount(connection, {
+        "b_arn": arn, "b_task": task_id, "status": status,
         "finished_at": None if status == "WAITING" else now,
-    }).rowcount
+    })
     if attempt:
-        connection.execute(CLOSE_ATTEMPT, {
+        CLOSE_ATTEMPT.execute(connection, {
             "b_arn": arn, "b_task": task_id, "b_attempt": attempt,
             "status": status if changed else "DUPLICATE", "finished_at": now,
             "error": outcome.error, "cause": outcome.cause,
-        })
+        }).close()
     return bool(changed)
 
 
-def lock_execution(connection: Connection, arn: str) -> RowMapping | None:
+def lock_execution(connection: Connection, arn: str) -> dict[str, Any] | None:
     """The execution's row, locked until the transaction ends (waits for another holder)."""
-    return connection.execute(LOCK_EXECUTION, {"b_arn": arn}).mappings().first()
+    return LOCK_EXECUTION.first(connection, {"b_arn": arn})
 
 
-def is_running(row: RowMapping | None) -> bool:
+def is_running(row: Mapping[str, Any] | None) -> bool:
     return row is not None and row["status"] == RUNNING

@@ -29,6 +29,7 @@ import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
+from multiprocessing.connection import wait as mp_wait
 from typing import Any
 
 from sqlalchemy import (
@@ -45,10 +46,13 @@ from sqlalchemy import (
 
 from podium.asl.step import Event, TaskFailed, TaskSucceeded, TimerFired
 from podium.engine.executors.base import TaskOutcome, TaskRequest
+from podium.engine.executors.local import PendingCall
 from podium.engine.express import run_express
+from podium.engine.fastsql import Sql
 from podium.engine.models import EXPRESS, RUNNING, STANDARD
 from podium.engine.service import Engine
 from podium.engine.transitions import (
+    RunStates,
     advance,
     next_wake,
     record_outcome,
@@ -62,20 +66,26 @@ from podium.store.tables.engine import (
 
 log = logging.getLogger(__name__)
 
+# How often a worker on SQLite checkpoints the WAL into the database file (see _connect).
+CHECKPOINT_SECONDS = 0.5
+
 _x, _tasks, _timers, _attempts = engine_executions, engine_tasks, engine_timers, engine_task_attempts
 _ROW = (_x.c.arn, _x.c.status, _x.c.run_state, _x.c.revision_id)
-_LOCK_BY_ARN = select(*_ROW).where(_x.c.arn.in_(bindparam("b_arns", expanding=True)))
+_LOCK_ONE = select(*_ROW).where(_x.c.arn == bindparam("b_arn"))
 _DUE = (_x.c.status == RUNNING) & (_x.c.wake_at <= bindparam("b_now"))
 _DUE_STANDARD = select(*_ROW).where(_DUE & (_x.c.type == STANDARD)).order_by(_x.c.wake_at)
 _DUE_EXPRESS = select(*_ROW).where(_DUE & (_x.c.type == EXPRESS)).order_by(_x.c.wake_at)
-_DUE_TIMERS = select(_timers.c.timer_id).where(
+_DUE_TIMERS = Sql(select(_timers.c.timer_id).where(
     (_timers.c.execution_arn == bindparam("b_arn")) & (_timers.c.due <= bindparam("b_now"))
-).order_by(_timers.c.due, _timers.c.timer_id)
+).order_by(_timers.c.due, _timers.c.timer_id))
 _DELETE_TIMERS = delete(_timers).where(
     (_timers.c.execution_arn == bindparam("b_arn"))
     & _timers.c.timer_id.in_(bindparam("b_timers", expanding=True))
 )
-_SET_WAKE = update(_x).where(_x.c.arn == bindparam("b_arn")).values(wake_at=bindparam("wake_at"))
+_DELETE_TIMER = Sql(delete(_timers).where(
+    (_timers.c.execution_arn == bindparam("b_arn")) & (_timers.c.timer_id == bindparam("b_timer"))
+))
+_SET_WAKE = Sql(update(_x).where(_x.c.arn == bindparam("b_arn")).values(wake_at=bindparam("wake_at")))
 _LEASE_EXPRESS = update(_x).where(_x.c.arn == bindparam("b_arn")).values(
     lease_owner=bindparam("lease_owner"), lease_expiry=bindparam("lease_expiry"),
     wake_at=bindparam("lease_expiry"),
@@ -84,17 +94,17 @@ _CLAIMABLE = select(_tasks).where(or_(
     _tasks.c.status == "SCHEDULED",
     (_tasks.c.status == "RUNNING") & (_tasks.c.lease_expiry < bindparam("b_now")),
 )).order_by(_tasks.c.scheduled_at)
-_ABANDON = update(_attempts).where(
+_ABANDON = Sql(update(_attempts).where(
     (_attempts.c.execution_arn == bindparam("b_arn")) & (_attempts.c.task_id == bindparam("b_task"))
     & (_attempts.c.attempt == bindparam("b_attempt"))
-).values(status="ABANDONED", finished_at=bindparam("b_now"))
-_CLAIM = update(_tasks).where(
+).values(status="ABANDONED", finished_at=bindparam("b_now")))
+_CLAIM = Sql(update(_tasks).where(
     (_tasks.c.execution_arn == bindparam("b_arn")) & (_tasks.c.task_id == bindparam("b_task"))
 ).values(
     status="RUNNING", attempt=bindparam("attempt"), lease_owner=bindparam("lease_owner"),
     lease_expiry=bindparam("lease_expiry"),
-)
-_INSERT_ATTEMPT = insert(_attempts)
+))
+_INSERT_ATTEMPT = Sql(insert(_attempts))
 _RENEW = update(_tasks).where(
     (_tasks.c.lease_owner == bindparam("b_owner")) & (_tasks.c.status == "RUNNING")
 ).values(lease_expiry=bindparam("lease_expiry"))
@@ -126,11 +136,21 @@ class Worker:
         self.poll_interval = poll_interval
         self.max_in_flight = max_in_flight
         self._skip_locked = self.store.dialect == "postgresql"
-        self._lock_by_arn = self._locking(_LOCK_BY_ARN)
-        self._due_standard = self._locking(_DUE_STANDARD.limit(batch_size))
-        self._claimable = self._locking(_CLAIMABLE.limit(bindparam("b_limit")))
+        self._lock_one = Sql(self._locking(_LOCK_ONE))
+        self._due_standard = Sql(self._locking(_DUE_STANDARD.limit(batch_size)))
+        self._claimable = Sql(self._locking(_CLAIMABLE.limit(bindparam("b_limit"))))
+        # The loop's own connection, kept between iterations (no pool checkout per transaction).
+        self._connection: Connection | None = None
+        self._checkpointer: threading.Thread | None = None
+        self._states = RunStates()
         self._results: queue.SimpleQueue[tuple[TaskRequest, TaskOutcome]] = queue.SimpleQueue()
         self._held: list[tuple[TaskRequest, TaskOutcome]] = []
+        # Function calls running in subprocesses that this loop waits on itself (no threads).
+        self._direct: list[PendingCall] = []
+        # Threads finishing other calls write a byte here to wake the loop's wait.
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
         self._in_flight: set[tuple[str, str]] = set()
         self._express = ThreadPoolExecutor(express_threads, thread_name_prefix="podium-express")
         self._express_slots = express_threads
@@ -139,6 +159,8 @@ class Worker:
         self._renewed_at = time.time()
         self._next_poll = 0.0
         self._stop = threading.Event()
+        if self.store.dialect == "sqlite":
+            self._start_checkpoints()
 
     # ------------------------------------------------------------------ loop
 
@@ -167,6 +189,24 @@ class Worker:
     def close(self) -> None:
         self._stop.set()
         self._express.shutdown(wait=False, cancel_futures=True)
+        executor = self.engine._executor  # noqa: SLF001 - only if one was started
+        for call in self._direct:
+            with contextlib.suppress(Exception):
+                executor.abandon(call)  # type: ignore[union-attr]
+        self._direct = []
+        self._disconnect()
+        with self._lock:  # no executor thread writes to the pipe while (or after) it is closed
+            for fd in (self._wake_read, self._wake_write):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._wake_read = self._wake_write = -1
+
+    def _wake(self) -> None:
+        """Wake the loop's wait (called by executor threads when a result is queued)."""
+        with self._lock:
+            if self._wake_write >= 0:
+                with contextlib.suppress(OSError):  # full: the loop is awake anyway
+                    os.write(self._wake_write, b"x")
 
     def run_until_idle(self, timeout: float = 30.0) -> None:
         """Loop until no execution is RUNNING (for tests and scripts); raise on `timeout`."""
@@ -200,7 +240,7 @@ class Worker:
     def run_once(self) -> int:
         """One iteration; returns how many things it did (0 = nothing was ready)."""
         now = time.time()
-        results = self._held + self._drain()
+        results = self._held + self._drain() + self._collect()
         self._held = []
         dispatch: list[TaskRequest] = []
         express: list[str] = []
@@ -214,10 +254,12 @@ class Worker:
         except BaseException:
             # Nothing was committed: keep the results for the next try (they are not re-run).
             self._held = results + self._held
+            self._disconnect()  # the database may have gone away: reconnect next time
             raise
+        threaded = False
         for request in dispatch:
-            self._submit(request)
-        if dispatch:
+            threaded |= self._submit(request)
+        if threaded:
             # Hand the GIL to the executor threads now rather than at the next forced switch
             # (5 ms): it is most of a Task's dispatch latency otherwise.
             time.sleep(0)
@@ -234,7 +276,25 @@ class Worker:
         dispatch: list[TaskRequest],
         express: list[str],
     ) -> int:
-        with self.store.begin() as connection:
+        connection = self._connect()
+        try:
+            done = self._transaction(connection, results, now, poll, dispatch, express)
+        except BaseException:
+            self._states.discard()
+            raise
+        self._states.commit()
+        return done
+
+    def _transaction(
+        self,
+        connection: Connection,
+        results: list[tuple[TaskRequest, TaskOutcome]],
+        now: float,
+        poll: bool,
+        dispatch: list[TaskRequest],
+        express: list[str],
+    ) -> int:
+        with connection.begin():
             done = self._apply_results(connection, results, now, dispatch)
             if poll:
                 self._next_poll = now + self.poll_interval
@@ -259,7 +319,7 @@ class Worker:
         by_execution: dict[str, list[tuple[TaskRequest, TaskOutcome]]] = defaultdict(list)
         for request, outcome in results:
             by_execution[request.execution_arn].append((request, outcome))
-        rows = self._rows(connection, self._lock_by_arn, {"b_arns": list(by_execution)})
+        rows = [row for arn in by_execution if (row := self._lock_one.first(connection, {"b_arn": arn}))]
         for row in rows:
             events: list[Event] = []
             for request, outcome in by_execution.pop(row["arn"]):
@@ -278,14 +338,17 @@ class Worker:
         return len(results)
 
     def _fire_timers(self, connection: Connection, now: float, dispatch: list[TaskRequest]) -> int:
-        rows = self._rows(connection, self._due_standard, {"b_now": now})
+        rows = self._due_standard.all(connection, {"b_now": now})
         for row in rows:
             arn = row["arn"]
-            due = list(connection.execute(_DUE_TIMERS, {"b_arn": arn, "b_now": now}).scalars())
+            due = _DUE_TIMERS.scalars(connection, {"b_arn": arn, "b_now": now})
             if not due:
-                connection.execute(_SET_WAKE, {"b_arn": arn, "wake_at": next_wake(connection, arn)})
+                _SET_WAKE.execute(connection, {"b_arn": arn, "wake_at": next_wake(connection, arn)}).close()
                 continue
-            connection.execute(_DELETE_TIMERS, {"b_arn": arn, "b_timers": due})
+            if len(due) == 1:
+                _DELETE_TIMER.execute(connection, {"b_arn": arn, "b_timer": due[0]}).close()
+            else:
+                connection.execute(_DELETE_TIMERS, {"b_arn": arn, "b_timers": due})
             events: list[Event] = [TimerFired(timer_id) for timer_id in due]
             dispatch.extend(self._advance(connection, row, events, now, len(dispatch)))
         return len(rows)
@@ -307,22 +370,22 @@ class Worker:
         capacity = self.max_in_flight - len(self._in_flight) - len(dispatch)
         if capacity <= 0:
             return 0
-        tasks = self._rows(connection, self._claimable, {"b_now": now, "b_limit": capacity})
+        tasks = self._claimable.all(connection, {"b_now": now, "b_limit": capacity})
         for task in tasks:
             attempt = task["attempt"] + 1
             key = {"b_arn": task["execution_arn"], "b_task": task["task_id"]}
             if task["status"] == "RUNNING":
                 # Its worker died (or stalled past its lease): that attempt is abandoned.
-                connection.execute(_ABANDON, {**key, "b_attempt": task["attempt"], "b_now": now})
-            connection.execute(_CLAIM, {
+                _ABANDON.execute(connection, {**key, "b_attempt": task["attempt"], "b_now": now}).close()
+            _CLAIM.execute(connection, {
                 **key, "attempt": attempt, "lease_owner": self.worker_id,
                 "lease_expiry": now + self.lease_seconds,
-            })
-            connection.execute(_INSERT_ATTEMPT, {
+            }).close()
+            _INSERT_ATTEMPT.execute(connection, {
                 "execution_arn": task["execution_arn"], "task_id": task["task_id"],
                 "attempt": attempt, "worker": self.worker_id, "status": "RUNNING",
                 "started_at": now, "finished_at": None, "error": None, "cause": None,
-            })
+            }).close()
             dispatch.append(TaskRequest(
                 execution_arn=task["execution_arn"], task_id=task["task_id"],
                 resource=task["resource"], input=json.loads(task["input"]), attempt=attempt,
@@ -336,6 +399,53 @@ class Worker:
 
     # ------------------------------------------------------------------ helpers
 
+    def _connect(self) -> Connection:
+        if self._connection is None or self._connection.closed or self._connection.invalidated:
+            self._connection = self.store.engine.connect()
+            if self.store.dialect == "sqlite":
+                # BEGIN IMMEDIATE: take the write lock at once, as store.begin() does.
+                self._connection.execution_options(sqlite_immediate=True)
+                # A commit that crosses SQLite's auto-checkpoint threshold copies the WAL into
+                # the database and fsyncs it, in the committer's time: this loop leaves that
+                # to its checkpoint thread instead (durability is the same: a commit is in
+                # the WAL either way).
+                driver = self._connection.connection.driver_connection
+                driver.execute("PRAGMA wal_autocheckpoint=0").close()  # type: ignore[union-attr]
+                self._start_checkpoints()
+        return self._connection
+
+    def _start_checkpoints(self) -> None:
+        if self._checkpointer is None or not self._checkpointer.is_alive():
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name=f"podium-checkpoint-{self.worker_id}", daemon=True
+            )
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        """Checkpoint the WAL every CHECKPOINT_SECONDS from a connection of its own (SQLite).
+
+        PASSIVE: it copies what it can without waiting for, or blocking, the worker's writes;
+        SQLite releases the GIL meanwhile, so the fsync costs the loop nothing.
+        """
+        try:
+            with self.store.engine.connect() as connection:
+                driver = connection.connection.driver_connection
+                while not self._stop.wait(CHECKPOINT_SECONDS):
+                    try:
+                        driver.execute("PRAGMA wal_checkpoint(PASSIVE)").close()  # type: ignore[union-attr]
+                    except Exception:  # busy or gone: the next round tries again
+                        log.debug("worker %s: WAL checkpoint skipped", self.worker_id, exc_info=True)
+        except Exception:  # logged; commits then only grow the WAL until the next worker start
+            log.exception("worker %s: WAL checkpoint thread stopped", self.worker_id)
+
+    def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                # Not back to the pool: on SQLite it no longer checkpoints on its own.
+                connection.invalidate()
+                connection.close()
+
     def _advance(
         self, connection: Connection, row: RowMapping, events: list[Event], now: float, claimed: int = 0
     ) -> list[TaskRequest]:
@@ -346,6 +456,7 @@ class Worker:
             connection, machine, row["arn"], row["run_state"], events, now,
             claim_for=self.worker_id, lease_seconds=self.lease_seconds,
             claim_limit=max(0, self.max_in_flight - len(self._in_flight) - claimed),
+            states=self._states,
         )
         return transition.dispatch
 
@@ -357,9 +468,26 @@ class Worker:
     def _rows(connection: Connection, query: Select[Any], params: dict[str, Any]) -> list[RowMapping]:
         return list(connection.execute(query, params).mappings())
 
-    def _submit(self, request: TaskRequest) -> None:
+    def _submit(self, request: TaskRequest) -> bool:
+        """Hand `request` to the executor; True when a thread runs it (False: a function call
+        this loop waits on itself, or an outcome known at once)."""
         self._in_flight.add((request.execution_arn, request.task_id))
-        future = self.engine.executor.submit(request)
+        executor = self.engine.executor
+        start = getattr(executor, "start", None)
+        if start is not None:
+            try:
+                started = start(request)
+            except Exception as exc:  # an executor must not raise; if it does, the task fails
+                started = TaskOutcome(error="States.Runtime", cause=f"{type(exc).__name__}: {exc}")
+            if isinstance(started, TaskOutcome):
+                self._held.append((request, started))
+                return False
+            if isinstance(started, PendingCall):
+                self._direct.append(started)
+                return False
+            # BUSY (every function slot taken): a thread waits for one, as for any other call,
+            # so the pool is refilled while this loop is in a transaction.
+        future = executor.submit(request)
 
         def done(finished: Future[TaskOutcome]) -> None:
             try:
@@ -367,8 +495,35 @@ class Worker:
             except Exception as exc:  # an executor must not raise; if it does, the task fails
                 outcome = TaskOutcome(error="States.Runtime", cause=f"{type(exc).__name__}: {exc}")
             self._results.put((request, outcome))
+            self._wake()
 
         future.add_done_callback(done)
+        return True
+
+    def _collect(self, timeout: float = 0.0) -> list[tuple[TaskRequest, TaskOutcome]]:
+        """Outcomes of the direct function calls that replied or passed their deadline; with a
+        `timeout`, first wait up to that long for one of them or for a thread's result."""
+        waitables: list[Any] = [call.connection for call in self._direct]
+        if timeout > 0 and self._wake_read >= 0:
+            if self._direct:
+                timeout = min(timeout, max(0.0, min(c.deadline for c in self._direct) - time.monotonic()))
+            ready = set(mp_wait([*waitables, self._wake_read], timeout))
+            if self._wake_read in ready:
+                with contextlib.suppress(OSError):
+                    os.read(self._wake_read, 65536)
+        elif waitables:
+            ready = set(mp_wait(waitables, 0))
+        else:
+            return []
+        if not self._direct:
+            return []
+        now = time.monotonic()
+        finished, running = [], []
+        for call in self._direct:
+            (finished if call.connection in ready or call.deadline <= now else running).append(call)
+        self._direct = running
+        executor = self.engine.executor
+        return [(call.request, executor.finish(call)) for call in finished]  # type: ignore[attr-defined]
 
     def _run_express(self, arn: str) -> None:
         try:
@@ -390,8 +545,10 @@ class Worker:
     def _wait_for_work(self) -> None:
         """Sleep until a task result arrives or the next poll is due (timers, other workers)."""
         timeout = max(0.0, min(self.poll_interval, self._next_poll - time.time()))
-        with contextlib.suppress(queue.Empty):
-            self._held.append(self._results.get(timeout=timeout))
+        if not self._results.empty():
+            return
+        if timeout > 0:
+            self._held.extend(self._collect(timeout))
 
     def _busy(self) -> bool:
-        return bool(self._in_flight or self._held or self._express_running)
+        return bool(self._in_flight or self._held or self._express_running or self._direct)

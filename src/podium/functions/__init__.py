@@ -7,7 +7,7 @@ function that raises, hangs, leaks or kills its process cannot take the engine d
 """
 
 from podium.functions.errors import FunctionError
-from podium.functions.pool import FunctionPool
+from podium.functions.pool import FunctionPool, Invocation
 from podium.functions.registry import FunctionRegistry, FunctionSpec, function
 
-__all__ = ["FunctionError", "FunctionPool", "FunctionRegistry", "FunctionSpec", "function"]
+__all__ = ["FunctionError", "FunctionPool", "FunctionRegistry", "FunctionSpec", "Invocation", "function"]

@@ -84,6 +84,28 @@ class _Worker:
         return f"Runtime exited with error: exit status {code}"
 
 
+class Invocation:
+    """One invocation in flight (see `FunctionPool.start`)."""
+
+    __slots__ = ("deadline", "limit", "released", "spec", "timeout", "worker")
+
+    def __init__(
+        self, spec: FunctionSpec, worker: _Worker, deadline: float, timeout: float,
+        limit: threading.BoundedSemaphore | None,
+    ) -> None:
+        self.spec = spec
+        self.worker = worker
+        self.deadline = deadline  # time.monotonic()
+        self.timeout = timeout
+        self.limit = limit
+        self.released = False
+
+    @property
+    def connection(self) -> Connection:
+        """Readable when the reply arrives or the process dies."""
+        return self.worker.connection
+
+
 class FunctionPool:
     """Runs `FunctionSpec` invocations in up to `size` reusable subprocesses."""
 
@@ -107,28 +129,67 @@ class FunctionPool:
         timeout_seconds: float | None = None,
     ) -> Any:
         """Run `spec` on `event` and return its (JSON) result, or raise FunctionError."""
+        invocation = self.start(spec, event, request_id=request_id, timeout_seconds=timeout_seconds)
+        assert invocation is not None  # a blocking start always gets a slot
+        return self.result(invocation)
+
+    def start(
+        self,
+        spec: FunctionSpec,
+        event: Any,
+        *,
+        request_id: str | None = None,
+        timeout_seconds: float | None = None,
+        block: bool = True,
+    ) -> Invocation | None:
+        """Send an invocation to a worker process and return at once; `result()` collects it.
+
+        Without `block`, returns None when no slot is free now (the pool's size or the
+        function's concurrency is used up) instead of waiting for one. The returned
+        Invocation's `connection` becomes readable when the reply (or the process's death)
+        arrives, so a caller can wait on many with `multiprocessing.connection.wait`.
+        """
         timeout = spec.timeout_seconds if timeout_seconds is None else min(
             timeout_seconds, spec.timeout_seconds
         )
         limit = self._function_slot(spec)
-        with self._slots, limit if limit is not None else _NoLimit():
-            worker = self._checkout()
-            context = {
-                "function_name": spec.name,
-                "invoked_function_arn": spec.arn,
-                "memory_limit_in_mb": spec.memory_mb,
-                "aws_request_id": request_id or str(uuid.uuid4()),
-                "deadline": time.time() + timeout,
-            }
-            try:
-                worker.send((spec.target, event, context))
-            except (OSError, ValueError) as exc:
-                worker.kill()
-                raise FunctionError(EXIT_ERROR, f"Runtime exited before the invocation: {exc}") from None
-            if not worker.connection.poll(timeout):
+        if not self._slots.acquire(blocking=block):
+            return None
+        if limit is not None and not limit.acquire(blocking=block):
+            self._slots.release()
+            return None
+        invocation = Invocation(spec, None, time.monotonic() + timeout, timeout, limit)  # type: ignore[arg-type]
+        try:
+            invocation.worker = self._checkout()
+        except BaseException:
+            self._release(invocation)
+            raise
+        context = {
+            "function_name": spec.name,
+            "invoked_function_arn": spec.arn,
+            "memory_limit_in_mb": spec.memory_mb,
+            "aws_request_id": request_id or str(uuid.uuid4()),
+            "deadline": time.time() + timeout,
+        }
+        try:
+            invocation.worker.send((spec.target, event, context))
+        except (OSError, ValueError) as exc:
+            invocation.worker.kill()
+            self._release(invocation)
+            raise FunctionError(EXIT_ERROR, f"Runtime exited before the invocation: {exc}") from None
+        return invocation
+
+    def result(self, invocation: Invocation) -> Any:
+        """Wait (until the invocation's deadline at most) for its result, or raise FunctionError.
+
+        Past the deadline the process is killed and the invocation is `States.Timeout`.
+        """
+        worker, spec = invocation.worker, invocation.spec
+        try:
+            if not worker.connection.poll(max(0.0, invocation.deadline - time.monotonic())):
                 worker.kill()
                 raise FunctionError(
-                    TIMEOUT, f"function {spec.name!r} timed out after {timeout:g} seconds"
+                    TIMEOUT, f"function {spec.name!r} timed out after {invocation.timeout:g} seconds"
                 )
             try:
                 reply = worker.connection.recv()
@@ -142,9 +203,25 @@ class FunctionPool:
                 worker.kill()  # a leak stops here: the next invocation gets a fresh process
             else:
                 self._checkin(worker)
-            if reply[0] == "ok":
-                return json.loads(reply[1])
-            raise FunctionError(reply[1], reply[2], reply[3])
+        finally:
+            # After the check-in: whoever takes the slot next finds the process idle.
+            self._release(invocation)
+        if reply[0] == "ok":
+            return json.loads(reply[1])
+        raise FunctionError(reply[1], reply[2], reply[3])
+
+    def abandon(self, invocation: Invocation) -> None:
+        """Give up on an invocation without its result: its process is killed."""
+        invocation.worker.kill()
+        self._release(invocation)
+
+    def _release(self, invocation: Invocation) -> None:
+        if invocation.released:
+            return
+        invocation.released = True
+        if invocation.limit is not None:
+            invocation.limit.release()
+        self._slots.release()
 
     def warm(self, count: int | None = None) -> None:
         """Start `count` (default: size) processes now rather than on first use."""
@@ -192,11 +269,3 @@ class FunctionPool:
                 self._idle.append(worker)
                 return
         worker.kill()
-
-
-class _NoLimit:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -1,7 +1,16 @@
 """Which functions exist: name -> importable handler plus its limits (timeout, memory, concurrency).
 
-Functions come from two places: the `[functions]` table of `podium.toml`
-(`score = "mypkg.jobs:score"`) and the `@function(...)` decorator. The decorator only marks the
+Functions come from two places: the `[functions]` table of `podium.toml` and the
+`@function(...)` decorator. In `podium.toml` a function is either its handler
+(`score = "mypkg.jobs:score"`, default limits) or a table with its limits:
+
+    [functions.train]
+    handler = "mypkg.jobs:train"
+    timeout_seconds = 900
+    memory_mb = 4096
+    concurrency = 2
+    description = "Fit the nightly model"
+ The decorator only marks the
 callable; `FunctionRegistry.add_decorated(module)` or `register(callable)` records it, so nothing
 is registered as a side effect of importing a module.
 """
@@ -56,6 +65,59 @@ class FunctionSpec:
         return f"arn:aws:lambda:local:000000000000:function:{self.name}"
 
 
+# The keys of a `[functions.<name>]` table and the type each takes.
+SETTING_KEYS: dict[str, str] = {
+    "handler": "a 'module.path:callable' string",
+    "timeout_seconds": "a number of seconds > 0",
+    "memory_mb": "a whole number of MB >= 1",
+    "concurrency": "a whole number >= 1",
+    "description": "a string",
+}
+
+
+def spec_from_setting(name: str, value: Any) -> FunctionSpec:
+    """The FunctionSpec of one `[functions]` entry: a handler string or a table of settings.
+
+    Raises ValidationError naming the function and the key at fault.
+    """
+    if isinstance(value, str):
+        return FunctionSpec(name=name, target=value)
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            f"function '{name}' must be \"module.path:callable\" or a table with "
+            f"handler = \"module.path:callable\", got {type(value).__name__}"
+        )
+    unknown = sorted(set(value) - set(SETTING_KEYS))
+    if unknown:
+        raise ValidationError(
+            f"function '{name}': unknown key '{unknown[0]}' (known: {', '.join(SETTING_KEYS)})"
+        )
+    if "handler" not in value:
+        raise ValidationError(f"function '{name}': the table needs handler = \"module.path:callable\"")
+
+    def check(key: str, ok: bool) -> None:
+        if key in value and not ok:
+            raise ValidationError(f"function '{name}': {key} must be {SETTING_KEYS[key]}, got {value[key]!r}")
+
+    def whole(key: str) -> bool:
+        return isinstance(value.get(key), int) and not isinstance(value.get(key), bool) and value[key] >= 1
+
+    timeout = value.get("timeout_seconds")
+    check("handler", isinstance(value["handler"], str))
+    check("timeout_seconds", isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0)
+    check("memory_mb", whole("memory_mb"))
+    check("concurrency", whole("concurrency"))
+    check("description", isinstance(value.get("description"), str))
+    return FunctionSpec(
+        name=name,
+        target=value["handler"],
+        timeout_seconds=float(value.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)),
+        memory_mb=int(value.get("memory_mb", DEFAULT_MEMORY_MB)),
+        concurrency=value.get("concurrency"),
+        description=value.get("description", ""),
+    )
+
+
 def function(
     name: str | None = None,
     *,
@@ -97,9 +159,9 @@ class FunctionRegistry:
 
     @classmethod
     def from_settings(cls, settings: Any) -> FunctionRegistry:
-        """Functions named in `[functions]`, with the default limits (decorate to change them)."""
-        functions: Mapping[str, str] = getattr(settings, "functions", {}) or {}
-        return cls(FunctionSpec(name=name, target=target) for name, target in functions.items())
+        """Functions named in `[functions]`, each a handler string or a table with its limits."""
+        functions: Mapping[str, Any] = getattr(settings, "functions", {}) or {}
+        return cls(spec_from_setting(name, value) for name, value in functions.items())
 
     def add(self, spec: FunctionSpec) -> FunctionSpec:
         self._specs[spec.name] = spec
@@ -134,7 +196,8 @@ class FunctionRegistry:
             known = ", ".join(sorted(self._specs)) or "none registered"
             raise NotFoundError(
                 f"function {name!r} is not registered (known: {known}); add it under "
-                f"[functions] in podium.toml as {name} = \"module.path:callable\"",
+                f"[functions] in podium.toml as {name} = \"module.path:callable\" (or as a "
+                f"[functions.{name}] table with handler, timeout_seconds, memory_mb, concurrency)",
                 code="FunctionNotFound",
             ) from None
 

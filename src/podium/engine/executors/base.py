@@ -9,6 +9,11 @@ leases, attempts and results); an executor only runs a `TaskRequest` and reports
   timeout, a dead process) is an outcome with `error` set, never an exception on the Future.
 - No ordering between tasks is promised, and a task may run more than once over a crash
   (the worker dispatches at least once and ignores duplicate results).
+
+An executor may also offer `start(request)` / `finish(call)` (the local one does, for
+function calls): `start` returns a TaskOutcome, a pending call with a waitable `connection`
+and a `deadline`, or something else to mean "use submit"; the worker waits on the pending
+calls' connections in its own loop and `finish`es each once readable or past its deadline.
 """
 
 from __future__ import annotations

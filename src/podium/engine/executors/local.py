@@ -1,8 +1,10 @@
-"""The local executor: a thread pool that performs Task calls on this machine.
+"""The local executor: performs Task calls on this machine.
 
-Threads suit what a Task mostly does here: wait on a function subprocess (the FunctionPool
-isolates the function itself in a process) or on I/O. A thread is used only while a call is
-in flight; an execution in a Wait state or waiting for a callback token holds none.
+`submit` runs a call on a thread pool: threads suit what a registered resource does (I/O,
+waiting on a service). A function call needs no thread at all: the FunctionPool runs it in a
+subprocess, so `start` sends it there and returns a pending call whose pipe the caller (the
+worker's loop) waits on together with everything else — no thread hand-offs on a Task's
+path. An execution in a Wait state or waiting for a callback token holds neither.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from podium.engine.executors.base import TaskOutcome, TaskRequest
-from podium.engine.resources import ResourceRouter
+from podium.engine.resources import BUSY, PendingCall, ResourceRouter
 
 
 class LocalExecutor:
@@ -25,3 +27,18 @@ class LocalExecutor:
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+    def start(self, request: TaskRequest) -> TaskOutcome | PendingCall | object | None:
+        """Start a function call without a thread (see `ResourceRouter.start`): a TaskOutcome,
+        a PendingCall to `finish` when its `connection` is readable, BUSY, or None when the
+        request needs `submit`."""
+        return self.router.start(request)
+
+    def finish(self, call: PendingCall) -> TaskOutcome:
+        return self.router.finish(call)
+
+    def abandon(self, call: PendingCall) -> None:
+        self.router.abandon(call)
+
+
+__all__ = ["BUSY", "LocalExecutor", "PendingCall"]
