@@ -91,3 +91,11 @@ def test_project_folder_is_found_from_podium_toml(tmp_path: Path, monkeypatch: p
     with Podium(project=project / "sub") as pod:
         assert pod.settings.home == (project / ".podium").resolve()
         assert pod.settings.log_level == "WARNING"
+
+
+def test_workflows_deploy_to_the_clients_endpoint_service(settings: Settings) -> None:
+    # A workflow's createEndpoint must reach the service whose router serves invocations
+    # (and that this client shuts down), not a private one of its own.
+    with Podium(settings=settings) as pod:
+        handler = pod.workflows.router._handlers["arn:aws:states:::sagemaker:createEndpointConfig"]
+        assert handler.__self__.endpoints is pod.endpoints

@@ -66,7 +66,13 @@ class Podium:
         `pod.worker()` in this process."""
         from podium.engine import Engine
 
-        return self._get("workflows", lambda: Engine(self.settings, self.store))
+        def resources() -> Any:
+            from podium.integrations import build_resources
+
+            # Endpoints that workflows deploy are `pod.endpoints`, closed with this client.
+            return build_resources(self.settings, self.store, endpoints=self.endpoints)
+
+        return self._get("workflows", lambda: Engine(self.settings, self.store, resources=resources))
 
     def worker(self, **options: Any) -> Worker:
         """An engine worker in this process over `workflows` (options as `podium.engine.Worker`);

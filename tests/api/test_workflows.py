@@ -70,3 +70,13 @@ def test_callbacks_stop_and_redrive_over_http(settings: Settings, store: Store) 
     assert client.post(f"/executions/{second}/stop").status_code == 409
     worker.close()
     engine.close()
+
+
+def test_workflows_deploy_to_the_servers_own_endpoint_service(settings: Settings, store: Store) -> None:
+    # Endpoints a workflow creates must be the ones /endpoints/{name}/invocations routes to.
+    from podium.api.serving import service_for
+    from podium.api.workflows import engine_of
+
+    context = create_app(settings, store).state.podium
+    handler = engine_of(context).router._handlers["arn:aws:states:::sagemaker:createEndpoint"]
+    assert handler.__self__.endpoints is service_for(context)

@@ -16,10 +16,16 @@ def engine_of(context: AppContext) -> Any:
     """The server's one Engine (its compiled-definition cache and function pool are shared)."""
     engine = context.services.get("engine")
     if engine is None:
+        from podium.api.serving import service_for
         from podium.engine import Engine
+        from podium.integrations import build_resources
+
+        def resources() -> Any:
+            # Endpoints that workflows deploy are the ones this server routes to.
+            return build_resources(context.settings, context.store, endpoints=service_for(context))
 
         # setdefault: two first requests racing still end up sharing one engine.
-        engine = context.services.setdefault("engine", Engine(context.settings, context.store))
+        engine = context.services.setdefault("engine", Engine(context.settings, context.store, resources=resources))
     return engine
 
 

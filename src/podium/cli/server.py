@@ -125,11 +125,12 @@ class Processes:
         return ", ".join(parts)
 
     def start(self) -> None:
-        from podium.engine import Engine
+        from podium.api.workflows import engine_of
 
-        settings, store, services = self.context.settings, self.context.store, self.context.services
-        # One engine for the API routes, the worker and workflow targets: one definition cache.
-        self.engine = services.get("engine") or services.setdefault("engine", Engine(settings, store))
+        settings, store = self.context.settings, self.context.store
+        # One engine for the API routes, the worker and workflow targets: one definition cache,
+        # and endpoints deployed by workflows are served by this server's router.
+        self.engine = engine_of(self.context)
         if self.want_worker:
             from podium.engine import Worker
 
@@ -143,7 +144,7 @@ class Processes:
                 settings, store, engine=self.engine, streams=self._streams
             )
             # The /schedules and /events routes define against the same registry.
-            services["triggers.targets"] = self.targets
+            self.context.services["triggers.targets"] = self.targets
             thread = threading.Thread(
                 target=run_scheduler, args=(store, self.targets, self.stop_event),
                 name="podium-scheduler", daemon=True,
