@@ -199,7 +199,17 @@ def _wait_until_working(store, pid: int, timeout: float = 20.0) -> None:
             if connection.execute(query).first() is not None:
                 return
         time.sleep(0.05)
-    raise AssertionError(f"worker {pid} ran no task within {timeout} s")
+    with store.connect() as connection:
+        from sqlalchemy import func
+
+        from podium.store.tables.engine import engine_executions, engine_tasks
+
+        running = connection.execute(select(func.count()).select_from(engine_executions)
+                                     .where(engine_executions.c.status == "RUNNING")).scalar_one()
+        tasks = connection.execute(select(engine_tasks.c.status, engine_tasks.c.lease_owner,
+                                          func.count()).group_by(engine_tasks.c.status,
+                                                                 engine_tasks.c.lease_owner)).all()
+    raise AssertionError(f"worker {pid} ran no task within {timeout} s; running={running} tasks={tasks}")
 
 
 def _abandoned_attempts(store) -> int:

@@ -17,7 +17,12 @@ def worker(
     ),
     batch_size: int = typer.Option(64, help="Executions advanced per transaction."),
     poll_interval: float = typer.Option(0.05, help="Seconds between polls when there is nothing to do."),
-    max_in_flight: int = typer.Option(64, help="Tasks this worker runs at once."),
+    max_in_flight: int | None = typer.Option(
+        None,
+        help="Tasks this worker holds at once (default: twice --function-processes, at least 8). "
+        "A task held here waits for this worker even when another worker is idle, so keep it "
+        "near what the worker can really run; raise it for long integration tasks (.sync jobs).",
+    ),
     function_processes: int = typer.Option(4, help="Reusable subprocesses that run functions."),
 ) -> None:
     """Run workflow executions: advance them, fire their timers, run their tasks.
@@ -34,7 +39,7 @@ def worker(
     engine = Engine(state.settings, state.store, function_pool_size=function_processes)
     runner = Worker(
         engine, lease_seconds=lease_seconds, batch_size=batch_size, poll_interval=poll_interval,
-        max_in_flight=max_in_flight,
+        max_in_flight=max_in_flight if max_in_flight is not None else max(8, 2 * function_processes),
     )
     stop = threading.Event()
 

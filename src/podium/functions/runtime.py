@@ -91,4 +91,7 @@ class _Duplex:
 
 if __name__ == "__main__":
     # Started by FunctionPool as `python -m podium.functions.runtime <request fd> <reply fd>`.
-    serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
+    try:
+        serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
+    except BrokenPipeError:  # the worker that started us is gone (killed): nobody to answer
+        sys.exit(0)
