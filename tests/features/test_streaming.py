@@ -74,6 +74,11 @@ def test_good_records_land_and_bad_ones_are_quarantined_with_a_reason(
     stream_writes = clicks.lineage.ingestions("clicks", kind="stream")
     assert sum(i.details["quarantined"] for i in stream_writes) == 5
     assert sum(i.rows for i in stream_writes) == 20
+    # The model lineage names the stream itself, not one node per consumer application and shard.
+    from podium.models.lineage import Lineage
+
+    streams_seen = [e.name for e in Lineage(store).find("stream")]
+    assert streams_seen == ["clicks"]
 
 
 def test_records_delivered_again_after_a_lost_checkpoint_are_ingested_once(

@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import select
 
 from podium.config import Settings
 from podium.errors import ConflictError, ValidationError
@@ -278,10 +277,10 @@ class FeatureStore:
         recorded, never files of a run in progress or a failed one. Give `run_id`, or `job`
         for its latest successful run. Columns are matched as in `ingest_catalog_table`;
         the job's partition columns come back from the `key=value` folders."""
+        from podium.ingest.batch.datasets import run_files
         from podium.ingest.batch.runner import get_run, list_runs
         from podium.prep.engine import ensure_filesystem
         from podium.prep.readers import ReadOptions, read_sql
-        from podium.store.tables.ingest import ingest_output_files
 
         store = self.registry.store
         if run_id is None:
@@ -299,12 +298,7 @@ class FeatureStore:
                 f"batch run '{run_id}' of job '{run['job_name']}' is {run['status']}; "
                 "only a SUCCEEDED run's output is committed"
             )
-        with store.connect() as conn:
-            files = list(conn.execute(
-                select(ingest_output_files.c.path)
-                .where(ingest_output_files.c.run_id == run_id)
-                .order_by(ingest_output_files.c.path)
-            ).scalars())
+        files = run_files(store, run_id)
         source = f"batch:{run['job_name']}/{run_id}"
         details = {"job": run["job_name"], "run_id": run_id, "source_files": len(files)}
         if not files:  # a run that wrote nothing: recorded, nothing to write

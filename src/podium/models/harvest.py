@@ -142,7 +142,8 @@ def _source(graph: _Graph, source: str, tables: dict[str, Any], runs: dict[str, 
         table = tables.get(name)
         return _dataset(graph, canonical_uri(table.location), catalog_table=name) if table else None
     if source.startswith("stream:"):
-        return graph.add("artifact", "stream", source.split(":", 1)[1])
+        # `stream:<stream>/<application>/<shard>`: the artifact is the stream itself.
+        return graph.add("artifact", "stream", source.split(":", 1)[1].split("/", 1)[0])
     if source in tables:
         return _dataset(graph, canonical_uri(tables[source].location), catalog_table=source)
     if "/" not in source:

@@ -24,6 +24,16 @@ def committed_files(store: Store, dataset: str) -> list[str]:
         return list(rows)
 
 
+def run_files(store: Store, run_id: str) -> list[str]:
+    """The output files one run committed (none for a run that failed or wrote nothing)."""
+    with store.connect() as conn:
+        return list(conn.execute(
+            select(ingest_output_files.c.path)
+            .where(ingest_output_files.c.run_id == run_id)
+            .order_by(ingest_output_files.c.path)
+        ).scalars())
+
+
 def read_dataset(store: Store, dataset: str, *, hive: bool = True) -> pa.Table:
     """All committed rows of a dataset (partition columns come back from `key=value` paths)."""
     files = committed_files(store, dataset)
