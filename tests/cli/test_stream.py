@@ -32,3 +32,17 @@ def test_create_put_tail_describe(tmp_path: Path) -> None:
     assert [s["ShardId"] for s in described["shards"]] == ["shardId-000000000000", "shardId-000000000001"]
     missing = podium(home, "stream", "put", "nope", "-k", "x", "-d", "y")
     assert missing.returncode == 1 and "error [ResourceNotFound]" in missing.stderr
+
+
+def test_fan_out_consumers_register_list_deregister(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert podium(home, "stream", "create", "clicks").returncode == 0
+    registered = podium(home, "--json", "stream", "register-consumer", "clicks", "dashboard")
+    assert registered.returncode == 0, registered.stderr
+    assert json.loads(registered.stdout)["ConsumerName"] == "dashboard"
+    twice = podium(home, "stream", "register-consumer", "clicks", "dashboard")
+    assert twice.returncode == 1 and "dashboard" in twice.stderr
+    listed = json.loads(podium(home, "--json", "stream", "consumers", "clicks").stdout)
+    assert [c["ConsumerName"] for c in listed] == ["dashboard"]
+    assert podium(home, "stream", "deregister-consumer", "clicks", "dashboard").returncode == 0
+    assert json.loads(podium(home, "--json", "stream", "consumers", "clicks").stdout) == []

@@ -72,6 +72,44 @@ def describe(ctx: typer.Context, name: str = typer.Argument(..., help="Stream na
     emit(ctx, shards, title="shards")
 
 
+@app.command("consumers")
+def consumers(ctx: typer.Context, name: str = typer.Argument(..., help="Stream name.")) -> None:
+    """List the stream's enhanced fan-out consumers (ListStreamConsumers).
+
+    Example: podium stream consumers clicks
+    """
+    rows = [c.to_dict() for c in _streams(ctx).list_stream_consumers(name)]
+    emit(ctx, rows, columns=["ConsumerName", "ConsumerStatus", "ConsumerARN"], title=f"consumers of {name}")
+
+
+@app.command("register-consumer")
+def register_consumer(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Stream name."),
+    consumer: str = typer.Argument(..., help="Consumer name (unique within the stream)."),
+) -> None:
+    """Register an enhanced fan-out consumer: it gets its own read throughput per shard and
+    records pushed by subscribe_to_shard (RegisterStreamConsumer).
+
+    Example: podium stream register-consumer clicks dashboard
+    """
+    emit(ctx, _streams(ctx).register_stream_consumer(name, consumer).to_dict())
+
+
+@app.command("deregister-consumer")
+def deregister_consumer(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Stream name."),
+    consumer: str = typer.Argument(..., help="Consumer name."),
+) -> None:
+    """Remove an enhanced fan-out consumer; its open subscriptions end (DeregisterStreamConsumer).
+
+    Example: podium stream deregister-consumer clicks dashboard
+    """
+    _streams(ctx).deregister_stream_consumer(name, consumer)
+    emit(ctx, {"stream": name, "deregistered": consumer})
+
+
 @app.command("put")
 def put(
     ctx: typer.Context,
