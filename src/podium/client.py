@@ -14,8 +14,9 @@ Each property returns the same object every time, so the services share the clie
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from podium.config import Settings
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from podium.triggers.bus import EventBus
     from podium.triggers.podium_targets import PodiumTargets
     from podium.triggers.scheduler import Scheduler
+
+
+T = TypeVar("T")
 
 
 class Podium:
@@ -163,13 +167,14 @@ class Podium:
         return self._get("schedules", lambda: Scheduler(self.store, self.targets))
 
     # -- lifecycle -----------------------------------------------------------------------
-    def _get(self, name: str, build: Any) -> Any:
+    def _get(self, name: str, build: Callable[[], T]) -> T:
         if self._closed:
             raise RuntimeError("this Podium client is closed; create a new one")
         service = self._services.get(name)
         if service is None:
             service = self._services[name] = build()
-        return service
+        made: T = service
+        return made
 
     def close(self) -> None:
         """Stop what the services started (function processes, model workers, stream files)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from podium.api.deps import AppContext, get_context
 
+if TYPE_CHECKING:
+    from podium.engine import Engine
+
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
 
-def engine_of(context: AppContext) -> Any:
+def engine_of(context: AppContext) -> Engine:
     """The server's one Engine (its compiled-definition cache and function pool are shared)."""
     engine = context.services.get("engine")
     if engine is None:
@@ -26,7 +29,8 @@ def engine_of(context: AppContext) -> Any:
 
         # setdefault: two first requests racing still end up sharing one engine.
         engine = context.services.setdefault("engine", Engine(context.settings, context.store, resources=resources))
-    return engine
+    made: Engine = engine
+    return made
 
 
 class CreateWorkflow(BaseModel):

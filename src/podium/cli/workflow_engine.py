@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -18,7 +18,11 @@ from podium.cli.context import cli_state, emit
 _EXECUTION_COLUMNS = ["name", "state_machine", "status", "start_time", "stop_time", "arn"]
 
 
-def _engine(ctx: typer.Context) -> Any:
+if TYPE_CHECKING:
+    from podium.engine import Engine
+
+
+def _engine(ctx: typer.Context) -> Engine:
     from podium.engine import Engine
 
     state = cli_state(ctx)
