@@ -24,7 +24,9 @@ def show(
         None, "--type", help="Entity type when a name matches several (file, dataset, model, ...)."),
 ) -> None:
     """Print the lineage of an entity: for a model version, the tree from the raw files it was
-    trained on down to it, then the endpoints it is deployed as.
+    trained on down to it (with the workflow executions that ran its jobs), then the endpoint
+    deployments that served it (with their outcome: Succeeded, RolledBack or Failed) and the
+    endpoints.
 
     With --json and --direction both: {"upstream": tree, "downstream": tree}; with one direction,
     that tree. Each node: id, kind, type, name, uri, properties, association, children.
@@ -52,6 +54,8 @@ def show(
     def add(tree: Tree, node) -> None:  # type: ignore[no-untyped-def]
         for child in node.children:
             label = f"[dim]{child.association}[/] {child.entity.type}: [bold]{escape(child.entity.name)}[/]"
+            if child.entity.properties.get("outcome"):  # a deployment: did it stay or not?
+                label += f" [dim]({escape(str(child.entity.properties['outcome']))})[/]"
             add(tree.add(label), child)
 
     for which, root in trees.items():

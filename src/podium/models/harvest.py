@@ -11,22 +11,32 @@ too, `harvest` reads them (read-only) and merges the matching nodes and links, i
   training-set / file / dataset ──ContributedTo──▶ dataset (a training job's channel folder
                                                    that holds it)
 
+  workflow-execution ──AssociatedWith──▶ training-job / batch-job-run / feature-ingestion /
+                                         training-set (what one of its Tasks started or built)
+  model-version ──ContributedTo──▶ endpoint-deployment ──DeployedAs──▶ endpoint (Succeeded)
+                                                       ──AssociatedWith──▶ endpoint (RolledBack, Failed)
+
 A feature-group snapshot is the group as a training set saw it: `group@N` holds the writes up to
 ingestion N, so a model's upstream names exactly the ingestions it could have learnt from.
+Workflow executions come from the engine's history (the output of each succeeded Task names the
+job it ran); deployments from serving's deployment records, once they have ended, so that the
+outcome stored on the node (entities are written once) is final.
 Training jobs, the registry and serving write their own part directly (podium.models.training,
 registry, podium.serving.endpoints); this module links the two halves through channel folders.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from podium.models.lineage import NewEntity, canonical_uri, is_within
+from podium.models.lineage import NewEntity, canonical_uri, entity_id, is_within
 from podium.store.tables.catalog import catalog_tables
+from podium.store.tables.engine import engine_executions, engine_history, engine_tasks
 from podium.store.tables.features import features_ingestions, features_training_sets
 from podium.store.tables.ingest import (
     ingest_jobs,
@@ -35,6 +45,7 @@ from podium.store.tables.ingest import (
     ingest_runs,
 )
 from podium.store.tables.models import lineage_associations, lineage_entities
+from podium.store.tables.serving import serving_deployments, serving_endpoint_configs
 
 if TYPE_CHECKING:
     from podium.models.lineage import Lineage
@@ -46,6 +57,12 @@ BULK_KINDS = ("ingest", "catalog", "batch", "stream")
 IN_PROCESS = ("python", "workflow", "put_record")
 # What a training job's channel folder can hold.
 CONTAINED = ("training-set", "file", "dataset")
+# Task resources whose output names a job or artifact the lineage graph holds.
+TRACKED_RESOURCES = (
+    "arn:aws:states:::sagemaker:createTrainingJob", "arn:aws:states:::sagemaker:createTrainingJob.sync",
+    "arn:aws:states:::glue:startJobRun", "arn:aws:states:::glue:startJobRun.sync",
+    "arn:aws:states:::podium:features.ingest", "arn:aws:states:::podium:features.trainingSet",
+)
 
 
 class _Graph:
@@ -74,6 +91,8 @@ def harvest(lineage: Lineage) -> int:
         ingestions = _feature_writes(conn, graph, tables, datasets)
         _training_sets(conn, graph, tables, ingestions)
         _channels(conn, graph)
+        _workflow_executions(conn, graph)
+        _deployments(conn, graph)
     if not graph.entities and not graph.edges:
         return 0
     return lineage.merge(list(graph.entities.values()), sorted(graph.edges))
@@ -234,6 +253,98 @@ def _channels(conn: Any, graph: _Graph) -> None:
                 graph.link(node_id, channel_id, "SameAs")
             elif is_within(uri, folder):
                 graph.link(node_id, channel_id)
+
+
+def _started_node(task: str, output: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(kind, type, name) of what a succeeded Task started or built, from its output."""
+    if task.startswith("createTrainingJob") and output.get("TrainingJobName"):
+        return "action", "training-job", str(output["TrainingJobName"])
+    if task.startswith("startJobRun"):  # .sync answers Glue's JobRun (Id), the other JobRunId
+        run_id = output.get("JobRunId") or (output.get("Id") if task.endswith(".sync") else None)
+        return ("action", "batch-job-run", str(run_id)) if run_id else None
+    if task == "features.ingest" and output.get("FeatureGroupName") and output.get("IngestionId") is not None:
+        return "action", "feature-ingestion", f"{output['FeatureGroupName']}/{output['IngestionId']}"
+    if task == "features.trainingSet" and output.get("Output"):
+        return "artifact", "training-set", canonical_uri(str(output["Output"]))
+    return None
+
+
+def _workflow_executions(conn: Any, graph: _Graph) -> None:
+    """Link each workflow execution to the training jobs, batch runs, feature ingestions and
+    training sets its Tasks started, as SageMaker Lineage records pipeline executions. Only what
+    the graph already holds is linked (a job that failed or moved no data has no node)."""
+    arns = sorted(set(conn.scalars(select(engine_tasks.c.execution_arn).where(
+        engine_tasks.c.resource.in_(TRACKED_RESOURCES), engine_tasks.c.status == "SUCCEEDED"))))
+    if not arns:
+        return
+    started: dict[str, set[str]] = defaultdict(set)
+    for chunk in _slices(arns):
+        for row in conn.execute(select(engine_history.c.execution_arn, engine_history.c.details).where(
+                engine_history.c.execution_arn.in_(chunk), engine_history.c.type == "TaskSucceeded")):
+            try:
+                details = json.loads(row.details)
+            except ValueError:
+                continue  # not ours to judge; the engine reports its own history
+            output = details.get("output") if isinstance(details, dict) else None
+            if not isinstance(output, dict):
+                continue
+            target = _started_node(str(details.get("resource", "")), output)
+            if target is not None:
+                started[row.execution_arn].add(entity_id(*target))
+    wanted = {node for nodes in started.values() for node in nodes}
+    present = {node for node in wanted if node in graph.entities}
+    for chunk in _slices(sorted(wanted - present)):
+        present |= set(conn.scalars(select(lineage_entities.c.id).where(lineage_entities.c.id.in_(chunk))))
+    for chunk in _slices(sorted(started)):
+        for run in conn.execute(select(engine_executions.c.arn, engine_executions.c.name,
+                                       engine_executions.c.state_machine, engine_executions.c.version,
+                                       engine_executions.c.alias, engine_executions.c.start_time)
+                                .where(engine_executions.c.arn.in_(chunk))):
+            targets = sorted(started[run.arn] & present)
+            if not targets:
+                continue
+            # Status is left out: it changes (a redrive can turn FAILED into SUCCEEDED) and
+            # entities are written once.
+            action = graph.add("action", "workflow-execution", run.arn, uri=run.arn, properties={
+                k: v for k, v in {"state_machine": run.state_machine, "execution": run.name,
+                                  "version": run.version, "alias": run.alias,
+                                  "started_at": _utc(run.start_time).isoformat()}.items() if v is not None
+            }, at=run.start_time)
+            for target in targets:
+                graph.link(action, target, "AssociatedWith")
+
+
+def _deployments(conn: Any, graph: _Graph) -> None:
+    """One node per ended endpoint deployment, between the model versions its new config
+    serves and the endpoint; the outcome says whether it stayed (Succeeded) or not."""
+    rows = list(conn.execute(select(serving_deployments).where(serving_deployments.c.ended_at.is_not(None))
+                             .order_by(serving_deployments.c.id)))
+    if not rows:
+        return
+    configs = {r.name: r.variants or [] for r in conn.execute(
+        select(serving_endpoint_configs.c.name, serving_endpoint_configs.c.variants))}
+    for row in rows:
+        def versions(config: str | None) -> list[str]:
+            return sorted({v["ModelVersion"] for v in configs.get(config or "", [])
+                           if isinstance(v, dict) and v.get("ModelVersion")})
+
+        new = versions(row.to_config)
+        action = graph.add("action", "endpoint-deployment", f"{row.endpoint}/{row.id}", properties={
+            k: v for k, v in {
+                "endpoint": row.endpoint, "deployment_id": row.id, "from_config": row.from_config,
+                "to_config": row.to_config, "outcome": row.outcome, "reason": row.reason,
+                "started_at": _utc(row.started_at).isoformat(), "ended_at": _utc(row.ended_at).isoformat(),
+                "model_versions": new, "replaced_model_versions": versions(row.from_config),
+            }.items() if v is not None
+        }, at=row.started_at)
+        for version in new:
+            graph.link(graph.add("artifact", "model-version", version), action)
+        endpoint = graph.add("artifact", "endpoint", row.endpoint)
+        graph.link(action, endpoint, "DeployedAs" if row.outcome == "Succeeded" else "AssociatedWith")
+
+
+def _slices(values: list[str], size: int = 500) -> list[list[str]]:
+    return [values[i:i + size] for i in range(0, len(values), size)]
 
 
 def _utc(value: datetime) -> datetime:

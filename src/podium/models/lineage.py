@@ -2,9 +2,9 @@
 training jobs, deployments) and typed associations between them, queryable both ways.
 
 Entities are identified by (kind, type, name), so recording the same thing twice is harmless.
-Training jobs, the registry and serving record their part as they go; what batch jobs and the
-feature store keep in their own run records is brought in by `Lineage.sync`
-(podium.models.harvest), which every query runs first.
+Training jobs, the registry and serving record their part as they go; what batch jobs, the
+feature store, the workflow engine (which execution ran which job) and serving's deployment
+records keep is brought in by `Lineage.sync` (podium.models.harvest), which every query runs first.
 """
 
 from __future__ import annotations
@@ -214,8 +214,9 @@ class Lineage:
         return len(rows) + len(new_edges)
 
     def sync(self) -> int:
-        """Bring in the lineage that batch job runs and feature store writes keep in their own
-        records (podium.models.harvest); returns how many entities and links were added."""
+        """Bring in the lineage that batch job runs, feature store writes, workflow executions and
+        endpoint deployments keep in their own records (podium.models.harvest); returns how many
+        entities and links were added."""
         from podium.models.harvest import harvest
 
         return harvest(self)
