@@ -138,3 +138,25 @@ def test_rule_state_replays_dead_letters_and_retention_routes(settings, store) -
     purged = client.request("DELETE", "/events", params={"before": "2026-01-05T00:00:00Z"})
     assert purged.json() == {"purged": 1}
     assert [e["source"] for e in client.get("/events").json()] == ["podium.other"]
+
+
+def test_put_events_partial_failure_and_delivery_purge(settings, store) -> None:
+    client = TestClient(create_app(settings, store))
+    put = client.post("/events", json={"entries": [
+        {"source": "podium.lake", "detail-type": "Object Created", "detail": {"key": "a.csv"}},
+        {"source": "podium.lake", "detail-type": "Object Created", "detail": "{oops"},
+        {"detail-type": "Object Created", "detail": {}},
+        {"source": "podium.lake", "detail-type": "Object Created", "detail": {"key": "b.csv"}},
+    ]})
+    assert put.status_code == 200, put.text
+    body = put.json()
+    assert body["failed_entry_count"] == 2
+    assert [e.get("error_code") for e in body["entries"]] == [None, "MalformedDetail", "InvalidArgument", None]
+    assert body["event_ids"] == [body["entries"][0]["event_id"], body["entries"][3]["event_id"]]
+    assert sorted(e["id"] for e in client.get("/events").json()) == sorted(body["event_ids"])
+    too_many = client.post("/events", json={"entries": [{"source": "s", "detail-type": "d"}] * 11})
+    assert too_many.status_code == 400
+    purged = client.request("DELETE", "/events/deliveries", params={"older_than_seconds": 3600})
+    assert purged.status_code == 200 and purged.json() == {"purged": 0}
+    short = client.request("DELETE", "/events/deliveries", params={"older_than_seconds": 5})
+    assert short.status_code == 400 and "lease" in short.json()["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -184,3 +185,49 @@ def test_rule_state_archive_replay_and_dead_letters(tmp_path: Path, podium) -> N
     purged = json.loads(podium(tmp_path, "events", "purge-archive", "--before", "2026-01-05T00:00:00Z",
                                "--json").stdout)
     assert purged == {"purged": 1}
+
+
+def test_put_several_entries_with_partial_failure(tmp_path: Path, podium, monkeypatch) -> None:
+    lines = tmp_path / "events.jsonl"
+    lines.write_text("\n".join([
+        json.dumps({"source": "podium.lake", "detail-type": "Object Created", "detail": {"n": 1}}),
+        "{not json",
+        json.dumps({"source": "podium.lake", "detail-type": "Object Created", "detail": [1]}),
+        "",
+        json.dumps({"source": "podium.lake", "detail-type": "Object Created", "detail": {"n": 2}}),
+    ]) + "\n")
+    put = podium(tmp_path, "events", "put", "--entries", f"@{lines}", "--json")
+    assert put.returncode == 1  # some entries failed
+    result = json.loads(put.stdout)
+    assert result["failed_entry_count"] == 2
+    assert [(e["index"], e.get("error_code")) for e in result["entries"]] == [
+        (0, None), (1, "InvalidArgument"), (2, "MalformedDetail"), (3, None),
+    ]
+    assert "line 2" in result["entries"][1]["error_message"]
+    assert result["entries"][2]["error_message"].startswith("entries[2].detail")
+    archived = json.loads(podium(tmp_path, "--json", "events", "archive").stdout)
+    assert sorted(e["detail"]["n"] for e in archived) == [1, 2]
+
+    # A JSON array of 12 from stdin goes in two batches; all good, exit status 0.
+    many = [{"source": "s", "detail-type": "d", "detail": {"i": i}} for i in range(12)]
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(many)))
+    put = podium(tmp_path, "events", "put", "--entries", "-", "--json")
+    assert put.returncode == 0, put.stderr
+    result = json.loads(put.stdout)
+    assert result["failed_entry_count"] == 0 and len({e["event_id"] for e in result["entries"]}) == 12
+    table = podium(tmp_path, "events", "put", "--entries", '[{"source": "s"}]')
+    assert table.returncode == 1 and "InvalidArgument" in table.stdout and "0 stored, 1 failed" in table.stdout
+    both = podium(tmp_path, "events", "put", "--entries", "[]", "--source", "x")
+    assert both.returncode == 1 and "--entries" in both.stderr + both.stdout
+    neither = podium(tmp_path, "events", "put")
+    assert neither.returncode == 1 and "--source" in neither.stderr + neither.stdout
+
+
+def test_purge_deliveries_command(tmp_path: Path, podium) -> None:
+    purged = podium(tmp_path, "--json", "events", "purge-deliveries", "--older-than", "7d")
+    assert purged.returncode == 0, purged.stderr
+    assert json.loads(purged.stdout) == {"purged": 0}
+    short = podium(tmp_path, "events", "purge-deliveries", "--older-than", "30s")
+    assert short.returncode == 1 and "lease" in short.stderr + short.stdout
+    bad = podium(tmp_path, "events", "purge-deliveries", "--older-than", "a week")
+    assert bad.returncode == 1 and "--older-than" in bad.stderr + bad.stdout

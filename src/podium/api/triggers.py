@@ -236,9 +236,13 @@ def fires(
     ]
 
 
-@router.post("/events", summary="Put events on the bus (PutEvents)")
+@router.post("/events", summary="Put events on the bus (PutEvents, partial failure)")
 def put_events(body: PutEventsRequest, context: AppContext = Depends(get_context)) -> dict[str, Any]:
-    return {"event_ids": _bus(context).put_events(body.entries)}
+    """Each entry is validated on its own, as in EventBridge: the valid ones are stored;
+    `entries` has, in request order, `event_id` or `error_code`/`error_message`;
+    `event_ids` lists the stored events' ids. Only a batch of 0 or >10 entries is a 400."""
+    result = _bus(context).put_events_detailed(body.entries)
+    return {**result.to_dict(), "event_ids": result.event_ids}
 
 
 @router.get("/events", summary="Archived events in a time range")
@@ -252,6 +256,15 @@ def archived_events(
 @router.delete("/events", summary="Purge archived events older than `before` (retention)")
 def purge_events(before: datetime, context: AppContext = Depends(get_context)) -> dict[str, int]:
     return {"purged": _bus(context).purge_archive(before)}
+
+
+@router.delete("/events/deliveries", summary="Purge finished deliveries (retention)")
+def purge_deliveries(
+    older_than_seconds: float, context: AppContext = Depends(get_context)
+) -> dict[str, int]:
+    """Delete succeeded and dead deliveries finished more than `older_than_seconds` ago
+    (at least the delivery lease, 300 s); dead letters are kept."""
+    return {"purged": _bus(context).purge_deliveries(older_than_seconds)}
 
 
 @router.get("/events/deliveries", summary="Deliveries to targets with status and attempts")

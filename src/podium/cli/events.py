@@ -4,6 +4,8 @@ replay, dead letters, watched folders."""
 from __future__ import annotations
 
 import json
+import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,26 +58,136 @@ def _json(text: str, option: str) -> Any:
         raise ValidationError(f"{option}: not valid JSON ({exc.msg})") from None
 
 
+def _read_entries(text: str) -> list[Any]:
+    """Entries given as a JSON array, one JSON object, or JSON lines; inline, @file or -
+    (stdin). A JSON-lines line that does not parse becomes a `ValidationError` in the
+    list, so that it fails on its own and the other lines are still put."""
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text()
+        except OSError as exc:
+            raise ValidationError(f"--entries: cannot read {text[1:]!r} ({exc.strerror})") from None
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+        lines: list[Any] = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                lines.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                lines.append(ValidationError(f"--entries line {number}: not valid JSON ({exc.msg})"))
+        if not lines:
+            raise ValidationError("--entries: no entries (a JSON array, an object or JSON lines)") from None
+        return lines
+    if isinstance(whole, dict):
+        return [whole]
+    if isinstance(whole, list) and whole:
+        return whole
+    raise ValidationError("--entries: expected a non-empty JSON array of entries, an object or JSON lines")
+
+
 @app.command("put")
 def put(
     ctx: typer.Context,
-    source: str = typer.Option(..., "--source", help="Who sent it, e.g. podium.lake."),
-    detail_type: str = typer.Option(..., "--detail-type", help="What happened, e.g. 'Object Created'."),
+    source: str | None = typer.Option(None, "--source", help="Who sent it, e.g. podium.lake."),
+    detail_type: str | None = typer.Option(None, "--detail-type", help="What happened, e.g. 'Object Created'."),
     detail: str = typer.Option("{}", "--detail", help="JSON object (or @file.json)."),
     resources: list[str] = typer.Option([], "--resource", help="A resource the event concerns (repeatable)."),
     time: str | None = typer.Option(None, "--time", help="When it happened (ISO 8601; default now)."),
+    entries: str | None = typer.Option(
+        None, "--entries",
+        help="Several events instead: a JSON array, an object or JSON lines; inline, @file or - (stdin). "
+             "Sent 10 at a time; each entry succeeds or fails on its own.",
+    ),
     json_output: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Put one event on the bus; matching rules queue deliveries to their targets.
+    """Put events on the bus; matching rules queue deliveries to their targets.
+
+    One event from --source/--detail-type/--detail, or many with --entries (each an object
+    with source, detail-type, detail, optional time and resources). With --entries, every
+    entry gets an event id or an error code (InvalidArgument, MalformedDetail) and the
+    valid ones are stored even when others fail; the exit status is 1 if any failed.
 
     Example: podium events put --source podium.lake --detail-type "Object Created" --detail '{"key": "raw/a.csv"}'
+
+    Example: podium events put --entries @events.jsonl --json
     """
-    entry = {"source": source, "detail-type": detail_type, "detail": _json(detail, "--detail"),
-             "resources": resources}
-    if time is not None:
-        entry["time"] = _when(time, "--time")
-    ids = _bus(ctx, json_output).put_events([entry])
-    emit(ctx, {"event_id": ids[0]})
+    bus = _bus(ctx, json_output)
+    if entries is None:
+        if source is None or detail_type is None:
+            raise ValidationError("events put: give --source and --detail-type, or --entries")
+        entry = {"source": source, "detail-type": detail_type, "detail": _json(detail, "--detail"),
+                 "resources": resources}
+        if time is not None:
+            entry["time"] = _when(time, "--time")
+        ids = bus.put_events([entry])
+        emit(ctx, {"event_id": ids[0]})
+        return
+    from podium.triggers.bus import MAX_ENTRIES
+
+    if source is not None or detail_type is not None or time is not None or resources or detail != "{}":
+        raise ValidationError("events put: --entries cannot be combined with --source, --detail-type, "
+                              "--detail, --resource or --time")
+    given = _read_entries(entries)
+    results: list[dict[str, Any]] = [{} for _ in given]
+    valid = [(i, e) for i, e in enumerate(given) if not isinstance(e, ValidationError)]
+    for i, e in enumerate(given):
+        if isinstance(e, ValidationError):
+            results[i] = {"error_code": "InvalidArgument", "error_message": e.message}
+    for start in range(0, len(valid), MAX_ENTRIES):
+        chunk = valid[start : start + MAX_ENTRIES]
+        answer = bus.put_events_detailed([e for _, e in chunk])
+        for (i, _), result in zip(chunk, answer.entries, strict=True):
+            outcome = result.to_dict()
+            if "error_message" in outcome:  # name the entry by its place in the whole input
+                outcome["error_message"] = re.sub(r"^entries\[\d+\]", f"entries[{i}]",
+                                                  outcome["error_message"])
+            results[i] = outcome
+    failed = sum(1 for r in results if "event_id" not in r)
+    rows = [{"index": i, **r} for i, r in enumerate(results)]
+    if cli_state(ctx).json:
+        emit(ctx, {"failed_entry_count": failed, "entries": rows})
+    else:
+        emit(ctx, rows, columns=["index", "event_id", "error_code", "error_message"],
+             title=f"Put events: {len(rows) - failed} stored, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("purge-deliveries")
+def purge_deliveries(
+    ctx: typer.Context,
+    older_than: str = typer.Option(
+        ..., "--older-than",
+        help="Age of finished deliveries to delete: seconds or a number with s, m, h or d (e.g. 7d).",
+    ),
+    batch_size: int = typer.Option(500, "--batch-size", help="Rows deleted per transaction."),
+    json_output: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Delete succeeded and dead deliveries that finished longer ago than --older-than.
+
+    Pending and running deliveries are never touched and dead letters are kept. The age
+    must be at least the delivery lease (5 minutes), which duplicate detection needs.
+
+    Example: podium events purge-deliveries --older-than 7d
+    """
+    seconds = _duration(older_than, "--older-than")
+    emit(ctx, {"purged": _bus(ctx, json_output).purge_deliveries(seconds, batch_size=batch_size)})
+
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def _duration(text: str, option: str) -> float:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if match is None:
+        raise ValidationError(f"{option}: expected seconds or a number with s, m, h or d (got {text!r})")
+    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 @app.command("rules")

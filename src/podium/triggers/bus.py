@@ -2,7 +2,9 @@
 
 `put_events` stores each event in the archive (`triggers_events`) and, in the same
 transaction, one delivery per (matching rule, target), so an accepted event is never
-lost and its deliveries go through the retrying `Dispatcher`. Rules are validated and
+lost and its deliveries go through the retrying `Dispatcher`. `put_events` takes a batch
+whole or not at all; `put_events_detailed` is EventBridge's PutEvents, which stores the
+valid entries and answers an event id or an error code per entry. Rules are validated and
 their patterns compiled on creation; the bus keeps the compiled `PatternSet` and rebuilds
 it only when the rules table changes. Replays re-run archived events of a time range
 through today's rules, tagging them with `replay-name` as EventBridge does.
@@ -16,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -31,7 +33,13 @@ from podium.store.tables.triggers import (
     triggers_replays,
     triggers_rules,
 )
-from podium.triggers.delivery import DeliveryRequest, Dispatcher, DispatchReport, enqueue
+from podium.triggers.delivery import (
+    DeliveryRequest,
+    Dispatcher,
+    DispatchReport,
+    enqueue,
+    purge_finished,
+)
 from podium.triggers.patterns import EventPattern, PatternSet, compile_pattern
 from podium.triggers.retry import RetryPolicy
 from podium.triggers.targets import TargetRegistry
@@ -105,6 +113,42 @@ class Rule:
             "targets": [t.to_dict() for t in self.targets],
             "state": self.state,
             "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class PutEventsResultEntry:
+    """One entry of a PutEvents answer: `event_id` when stored, else why not."""
+
+    event_id: str | None = None
+    error_code: str | None = None  # InvalidArgument | MalformedDetail
+    error_message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.event_id is not None:
+            return {"event_id": self.event_id}
+        return {"error_code": self.error_code, "error_message": self.error_message}
+
+
+@dataclass(frozen=True)
+class PutEventsResult:
+    """EventBridge's PutEventsResponse: one entry per request entry, in request order."""
+
+    entries: tuple[PutEventsResultEntry, ...]
+
+    @property
+    def failed_entry_count(self) -> int:
+        return sum(1 for e in self.entries if e.event_id is None)
+
+    @property
+    def event_ids(self) -> list[str]:
+        """The ids of the stored events, in request order (failed entries left out)."""
+        return [e.event_id for e in self.entries if e.event_id is not None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "failed_entry_count": self.failed_entry_count,
+            "entries": [e.to_dict() for e in self.entries],
         }
 
 
@@ -210,26 +254,65 @@ class EventBus:
         connection: Connection | None = None,
     ) -> list[str]:
         """Accept up to 10 events atomically; returns their ids. Each entry has `source`,
-        `detail-type`, `detail` (an object), optional `time` and `resources`. With
-        `connection`, the events join the caller's transaction (an event source that must
-        record what it has emitted in the same commit, like the folder watcher)."""
+        `detail-type`, `detail` (an object), optional `time` and `resources`; one invalid
+        entry rejects the whole batch (`ValidationError`). With `connection`, the events
+        join the caller's transaction (an event source that must record what it has
+        emitted in the same commit, like the folder watcher). `put_events_detailed` is
+        EventBridge's partial-failure form."""
+        return self._put(entries, now, connection, partial=False).event_ids
+
+    def put_events_detailed(
+        self,
+        entries: Iterable[Mapping[str, Any]],
+        *,
+        now: datetime | None = None,
+        connection: Connection | None = None,
+    ) -> PutEventsResult:
+        """PutEvents as EventBridge answers it: each entry is validated on its own; the
+        valid ones are stored (with their deliveries, in one transaction) and the result
+        has, in request order, an event id or an error code and message per entry, and
+        the failed-entry count. Only a batch of 0 or more than 10 entries is rejected
+        whole (`ValidationError`)."""
+        return self._put(entries, now, connection, partial=True)
+
+    def _put(
+        self,
+        entries: Iterable[Mapping[str, Any]],
+        now: datetime | None,
+        connection: Connection | None,
+        *,
+        partial: bool,
+    ) -> PutEventsResult:
         entries = list(entries)
         if not entries or len(entries) > MAX_ENTRIES:
             raise ValidationError(f"put_events takes 1-{MAX_ENTRIES} entries (got {len(entries)})")
         ingested = as_utc(now) if now is not None else datetime.now(UTC)
-        events = [_envelope(entry, i, ingested) for i, entry in enumerate(entries)]
-        routing = self._current_routing()
-        requests = [
-            request
-            for event in events
-            for request in self._deliveries_for(routing, event, ingested, replay=None)
-        ]
-        if connection is None:
-            with self.store.begin() as own:
-                self._store_events(own, events, requests, ingested)
-        else:
-            self._store_events(connection, events, requests, ingested)
-        return [event["id"] for event in events]
+        events: list[dict[str, Any]] = []
+        results: list[PutEventsResultEntry] = []
+        for i, entry in enumerate(entries):
+            try:
+                event = _envelope(entry, i, ingested)
+            except ValidationError as exc:
+                if not partial:
+                    raise
+                code = (exc.details or {}).get("error_code", "InvalidArgument")
+                results.append(PutEventsResultEntry(error_code=code, error_message=exc.message))
+                continue
+            events.append(event)
+            results.append(PutEventsResultEntry(event_id=event["id"]))
+        if events:
+            routing = self._current_routing()
+            requests = [
+                request
+                for event in events
+                for request in self._deliveries_for(routing, event, ingested, replay=None)
+            ]
+            if connection is None:
+                with self.store.begin() as own:
+                    self._store_events(own, events, requests, ingested)
+            else:
+                self._store_events(connection, events, requests, ingested)
+        return PutEventsResult(tuple(results))
 
     def _store_events(
         self,
@@ -356,6 +439,25 @@ class EventBus:
         with self.store.begin() as connection:
             gone = connection.execute(delete(t).where(t.c.time < as_utc(before).timestamp()))
         return int(gone.rowcount)
+
+    def purge_deliveries(
+        self,
+        older_than: timedelta | float,
+        *,
+        now: datetime | None = None,
+        batch_size: int = 500,
+    ) -> int:
+        """Delete finished (succeeded or dead) deliveries finished more than `older_than`
+        (a timedelta or seconds) ago, in batches; returns how many went. Refused below the
+        dispatcher's lease, which duplicate detection needs (see `purge_finished`)."""
+        seconds = older_than.total_seconds() if isinstance(older_than, timedelta) else float(older_than)
+        return purge_finished(
+            self.store,
+            seconds,
+            now=as_utc(now).timestamp() if now is not None else None,
+            batch_size=batch_size,
+            lease_seconds=self.dispatcher.lease_seconds,
+        )
 
     def dead_letters(
         self, *, origin_name: str | None = None, limit: int = 100
@@ -498,6 +600,9 @@ def _parse_time(text: str) -> datetime:
     return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
+_MALFORMED = {"error_code": "MalformedDetail"}  # EventBridge's code for a bad `detail`
+
+
 def _envelope(entry: Mapping[str, Any], index: int, ingested: datetime) -> dict[str, Any]:
     where = f"entries[{index}]"
     if not isinstance(entry, Mapping):
@@ -513,9 +618,11 @@ def _envelope(entry: Mapping[str, Any], index: int, ingested: datetime) -> dict[
         try:
             detail = json.loads(detail)
         except json.JSONDecodeError as exc:
-            raise ValidationError(f"{where}.detail: not valid JSON ({exc.msg})") from None
+            raise ValidationError(
+                f"{where}.detail: not valid JSON ({exc.msg})", details=dict(_MALFORMED)
+            ) from None
     if not isinstance(detail, Mapping):
-        raise ValidationError(f"{where}.detail: must be a JSON object")
+        raise ValidationError(f"{where}.detail: must be a JSON object", details=dict(_MALFORMED))
     resources = entry.get("resources", [])
     if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
         raise ValidationError(f"{where}.resources: must be an array of strings")
@@ -533,7 +640,9 @@ def _envelope(entry: Mapping[str, Any], index: int, ingested: datetime) -> dict[
         # A JSON round trip: what rules see is exactly what the archive will hold.
         detail = json.loads(json.dumps(detail))
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{where}.detail: not JSON-serialisable ({exc})") from None
+        raise ValidationError(
+            f"{where}.detail: not JSON-serialisable ({exc})", details=dict(_MALFORMED)
+        ) from None
     return {
         "version": "0",
         "id": str(uuid.uuid4()),

@@ -21,10 +21,21 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Float, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Float,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
-from podium.errors import NotFoundError
+from podium.errors import NotFoundError, ValidationError
 from podium.store import Store
 from podium.store.tables.triggers import (
     triggers_dead_letters,
@@ -35,6 +46,8 @@ from podium.triggers.retry import RetryPolicy
 from podium.triggers.targets import Invocation, TargetRegistry
 
 DEFAULT_LEASE_SECONDS = 300.0
+DEFAULT_RETENTION_SECONDS = 7 * 86_400.0  # finished delivery rows are kept a week
+FINISHED_STATUSES = ("succeeded", "dead")
 
 
 @dataclass(frozen=True)
@@ -304,3 +317,52 @@ class Dispatcher:
                 report.dead += 1
             else:
                 report.retrying += 1
+
+
+def purge_finished(
+    store: Store,
+    older_than_seconds: float,
+    *,
+    now: float | None = None,
+    batch_size: int = 500,
+    max_batches: int | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+) -> int:
+    """Delete finished (succeeded or dead) delivery rows whose `finished_at` is more than
+    `older_than_seconds` ago, `batch_size` rows per transaction (at most `max_batches`
+    transactions; None: until none is left); returns how many went. Pending and running
+    rows are never touched; dead letters stay in `triggers_dead_letters`.
+
+    A row's idempotency key stops duplicates only while the row exists. Keys are unique per
+    event, fire or dead letter, so the one duplicate a purge can let through is a dispatcher
+    whose lease ran out re-forwarding a dead letter: the retention must therefore be at
+    least the lease (`lease_seconds`), and a shorter one is refused."""
+    if older_than_seconds < lease_seconds:
+        raise ValidationError(
+            f"delivery retention {older_than_seconds:g} s is shorter than the delivery lease "
+            f"({lease_seconds:g} s): duplicates could then go undetected",
+            details={"field": "older_than"},
+        )
+    if batch_size < 1:
+        raise ValidationError(f"batch_size must be at least 1 (got {batch_size})")
+    cutoff = (time.time() if now is None else now) - older_than_seconds
+    t = triggers_deliveries
+    purged = batches = 0
+    while max_batches is None or batches < max_batches:
+        with store.begin() as connection:
+            ids = connection.execute(
+                select(t.c.id)
+                .where(t.c.status.in_(FINISHED_STATUSES), t.c.finished_at < cutoff)
+                .order_by(t.c.finished_at, t.c.id)
+                .limit(batch_size)
+            ).scalars().all()
+            if ids:
+                # The status test again: a row is never un-finished, but stay exact.
+                connection.execute(
+                    delete(t).where(t.c.id.in_(ids), t.c.status.in_(FINISHED_STATUSES))
+                )
+        purged += len(ids)
+        batches += 1
+        if len(ids) < batch_size:
+            break
+    return purged
