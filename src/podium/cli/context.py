@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,19 @@ def cli_state(ctx: typer.Context) -> CliState:
     if not isinstance(root.obj, CliState):
         root.obj = CliState()
     return root.obj
+
+
+def parse_when(text: str | None, option: str) -> datetime | None:
+    """An ISO 8601 date-time given to `option` (UTC when it names no zone), or None."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        from podium.errors import ValidationError
+
+        raise ValidationError(f"{option}: not an ISO 8601 date-time ({text!r})") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import re
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from podium.cli.context import cli_state, emit
+from podium.cli.context import parse_when as _when
 from podium.errors import ValidationError
 
 app = typer.Typer(help="Event bus: put events, rules with event patterns, pattern tests.",
@@ -33,16 +33,6 @@ def _bus(ctx: typer.Context, json_output: bool = False):  # type: ignore[no-unty
 def _json_mode(ctx: typer.Context, json_output: bool) -> None:
     state = cli_state(ctx)
     state.json = state.json or json_output
-
-
-def _when(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"{option}: not an ISO 8601 date-time ({text!r})") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _json(text: str, option: str) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from podium.cli.context import cli_state, emit
+from podium.cli.context import parse_when as _when
 from podium.errors import ValidationError
 
 app = typer.Typer(
@@ -49,16 +50,6 @@ def _json(text: str | None, option: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"{option}: not valid JSON ({exc.msg})") from None
-
-
-def _when(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"{option}: not an ISO 8601 date-time ({text!r})") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _fire_rows(fires: list[Any]) -> list[dict[str, Any]]:
