@@ -6,7 +6,9 @@ durable engine can persist a run between any two steps.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from operator import attrgetter, is_
 from typing import Any
 
 # A frame's phase within its current state.
@@ -92,12 +94,22 @@ class RunState:
         # After a redrive into a Map/Parallel: {"fid", "done": {index: result}} of the
         # branches/iterations that keep their results instead of running again.
         self.resume: dict[str, Any] | None = None
+        # Not part of the state (see `to_text`): the JSON text of each frame as last encoded,
+        # and the frames the stepper ran since then (None: not tracked yet).
+        self.encoded: dict[int, tuple[Frame, tuple[Any, ...], str]] = {}
+        self.touched: set[int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "context": self.context,
             "frames": [f.to_json() for f in self.frames.values()],
+            **self._rest(),
+        }
+
+    def _rest(self) -> dict[str, Any]:
+        """The fields of `to_json` after `frames`, in order."""
+        return {
             "next_frame": self.next_frame,
             "next_event_id": self.next_event_id,
             "next_task": self.next_task,
@@ -112,6 +124,37 @@ class RunState:
             "resume": self.resume,
         }
 
+    def to_text(self) -> str:
+        """`json.dumps(self.to_json(), separators=(",", ":"))`, the same text, re-encoding only
+        the frames that may have changed since the last call.
+
+        A Map with many iterations holds a frame per running iteration, and a transition
+        changes only the few whose tasks ended: re-encoding all of them at every durable
+        transition made a fan-out O(items) per Task. A frame's cached text is reused only when
+        it is the same object, the stepper did not run it since (`touched`: in-place changes to
+        its `vars`, `retry_counts`, ... happen only while it runs), it holds no Map/Parallel
+        `work` (mutated in place as children end), and every field is the same object as when
+        it was encoded.
+        """
+        cache = self.encoded
+        touched = self.touched
+        fresh: dict[int, tuple[Frame, tuple[Any, ...], str]] = {}
+        parts = []
+        for fid, frame in self.frames.items():
+            values = _frame_values(frame)
+            hit = cache.get(fid)
+            if (hit is None or touched is None or hit[0] is not frame or fid in touched
+                    or frame.work is not None or not all(map(is_, hit[1], values))):
+                text = _dumps(dict(zip(_FRAME_FIELDS, values, strict=True)))
+            else:
+                text = hit[2]
+            fresh[fid] = (frame, values, text)
+            parts.append(text)
+        self.encoded = fresh
+        self.touched = set()
+        head = _dumps({"status": self.status, "context": self.context})
+        return f'{head[:-1]},"frames":[{",".join(parts)}],{_dumps(self._rest())[1:]}'
+
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> RunState:
         rs = cls()
@@ -123,3 +166,9 @@ class RunState:
         rs.tasks = dict(doc["tasks"])
         rs.timers = {k: list(v) for k, v in doc["timers"].items()}
         return rs
+
+
+_FRAME_FIELDS = tuple(k for k in Frame.__slots__ if k != "_scope")
+_frame_values = attrgetter(*_FRAME_FIELDS)
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_dumps = _ENCODER.encode

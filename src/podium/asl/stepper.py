@@ -464,6 +464,8 @@ class Stepper:
         """Advance a frame until it blocks, ends or fails."""
         programs = self.m.programs
         self.active.add(frame.fid)
+        if self.rs.touched is not None:  # RunState.to_text re-encodes this frame
+            self.rs.touched.add(frame.fid)
         try:
             while True:
                 st = programs[frame.program].states[frame.state]

@@ -64,7 +64,9 @@ class Sql:
     def executemany(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        text, processors, _ = self._compile(connection.dialect)
+        text, processors, fixed = self._compile(connection.dialect)
+        if fixed:
+            rows = [{**fixed, **row} for row in rows]
         if processors:
             # The rows of one call mostly share their datetimes (a transition's history events
             # carry one timestamp): convert each distinct object once.

@@ -106,8 +106,13 @@ def close_task_statement(accept: Sequence[str]) -> Sql:
     return statement
 
 
+# One encoder for every call: json.dumps with keyword arguments builds a new one each time,
+# which costs more than encoding a history event's details.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return _ENCODE(value)
 
 
 def to_datetime(epoch: float) -> datetime:
@@ -181,6 +186,8 @@ class Transition:
 
     dispatch: list[TaskRequest]
     finished: Finished | None
+    # Tasks left SCHEDULED because `claim_limit` was reached (for the worker's backlog).
+    unclaimed: int = 0
 
 
 def advance(
@@ -251,7 +258,7 @@ def advance(
     dispatch = _schedule_tasks(connection, arn, tasks, now, claim_for, lease_seconds, claim_limit)
     if cancelled:
         cancel_tasks(connection, arn, cancelled, now)
-    run_state_out = dumps(run_state.to_json())
+    run_state_out = run_state.to_text()
     values: dict[str, Any] = {
         "b_arn": arn,
         "run_state": run_state_out,
@@ -282,7 +289,8 @@ def advance(
         UPDATE_RUN.execute(connection, values).close()
         if states is not None:
             states.stage(arn, run_state_out, run_state)
-    return Transition(dispatch, finished)
+    unclaimed = len(tasks) - len(dispatch) if claim_for is not None and finished is None else 0
+    return Transition(dispatch, finished, unclaimed)
 
 
 _STARTED = Sql(select(_executions.c.input, _executions.c.start_time).where(_executions.c.arn == bindparam("b_arn")))

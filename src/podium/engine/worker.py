@@ -158,6 +158,13 @@ class Worker:
         self._lock = threading.Lock()
         self._renewed_at = time.time()
         self._next_poll = 0.0
+        # Claimable tasks are probably waiting (the last claim was cut short by capacity, or a
+        # transition left tasks SCHEDULED): claim as results free capacity, not only at polls.
+        self._backlog = False
+        # run_until_done's executions, and those of them this loop ended (after commit).
+        self._watched: set[str] = set()
+        self._ended: set[str] = set()
+        self._ending: list[str] = []
         self._stop = threading.Event()
         if self.store.dialect == "sqlite":
             self._start_checkpoints()
@@ -224,9 +231,20 @@ class Worker:
         """Loop until the executions `arns` have ended; raise on `timeout`."""
         deadline = time.time() + timeout
         pending = set(arns)
+        # Executions this loop ends are known at once (the store is polled for the others).
+        self._watched = pending
+        try:
+            self._run_until(pending, deadline, timeout)
+        finally:
+            self._watched, self._ended = set(), set()
+
+    def _run_until(self, pending: set[str], deadline: float, timeout: float) -> None:
         checked = 0.0
         while pending:
             if self.run_once():
+                if self._ended:
+                    pending -= self._ended
+                    self._ended.clear()
                 continue
             if time.time() - checked >= self.poll_interval:
                 checked = time.time()
@@ -281,8 +299,12 @@ class Worker:
             done = self._transaction(connection, results, now, poll, dispatch, express)
         except BaseException:
             self._states.discard()
+            self._ending.clear()
             raise
         self._states.commit()
+        if self._ending:
+            self._ended.update(self._ending)
+            self._ending.clear()
         return done
 
     def _transaction(
@@ -300,6 +322,10 @@ class Worker:
                 self._next_poll = now + self.poll_interval
                 done += self._fire_timers(connection, now, dispatch)
                 done += self._claim_express(connection, now, express)
+                done += self._claim_tasks(connection, now, dispatch)
+            elif self._backlog and self._free() - len(dispatch) >= max(1, self.max_in_flight // 4):
+                # A fan-out larger than max_in_flight: refill now rather than at the next poll,
+                # in batches (each claim is a query), while the in-flight calls keep running.
                 done += self._claim_tasks(connection, now, dispatch)
             if now - self._renewed_at > self.lease_seconds / 3:
                 self._renew_leases(connection, now)
@@ -367,30 +393,36 @@ class Worker:
         return len(rows)
 
     def _claim_tasks(self, connection: Connection, now: float, dispatch: list[TaskRequest]) -> int:
-        capacity = self.max_in_flight - len(self._in_flight) - len(dispatch)
+        capacity = self._free() - len(dispatch)
         if capacity <= 0:
             return 0
         tasks = self._claimable.all(connection, {"b_now": now, "b_limit": capacity})
+        self._backlog = len(tasks) >= capacity
+        abandoned, claims, attempts = [], [], []
         for task in tasks:
             attempt = task["attempt"] + 1
             key = {"b_arn": task["execution_arn"], "b_task": task["task_id"]}
             if task["status"] == "RUNNING":
                 # Its worker died (or stalled past its lease): that attempt is abandoned.
-                _ABANDON.execute(connection, {**key, "b_attempt": task["attempt"], "b_now": now}).close()
-            _CLAIM.execute(connection, {
+                abandoned.append({**key, "b_attempt": task["attempt"], "b_now": now})
+            claims.append({
                 **key, "attempt": attempt, "lease_owner": self.worker_id,
                 "lease_expiry": now + self.lease_seconds,
-            }).close()
-            _INSERT_ATTEMPT.execute(connection, {
+            })
+            attempts.append({
                 "execution_arn": task["execution_arn"], "task_id": task["task_id"],
                 "attempt": attempt, "worker": self.worker_id, "status": "RUNNING",
                 "started_at": now, "finished_at": None, "error": None, "cause": None,
-            }).close()
+            })
             dispatch.append(TaskRequest(
                 execution_arn=task["execution_arn"], task_id=task["task_id"],
                 resource=task["resource"], input=json.loads(task["input"]), attempt=attempt,
                 timeout_seconds=task["timeout_seconds"], task_token=task["token"],
             ))
+        # One statement each for the whole batch (a fan-out claims up to max_in_flight at once).
+        _ABANDON.executemany(connection, abandoned)
+        _CLAIM.executemany(connection, claims)
+        _INSERT_ATTEMPT.executemany(connection, attempts)
         return len(tasks)
 
     def _renew_leases(self, connection: Connection, now: float) -> None:
@@ -458,7 +490,15 @@ class Worker:
             claim_limit=max(0, self.max_in_flight - len(self._in_flight) - claimed),
             states=self._states,
         )
+        if transition.unclaimed:
+            self._backlog = True
+        if transition.finished is not None and row["arn"] in self._watched:
+            self._ending.append(row["arn"])
         return transition.dispatch
+
+    def _free(self) -> int:
+        """How many more tasks this worker may run now."""
+        return self.max_in_flight - len(self._in_flight)
 
     def _locking(self, query: Select[Any]) -> Select[Any]:
         """`query` taking row locks that other workers skip (PostgreSQL); SQLite locks the database."""
