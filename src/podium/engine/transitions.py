@@ -43,7 +43,7 @@ from podium.store.tables.engine import (
     engine_timers,
 )
 from podium.store.tables.triggers import triggers_outbox
-from podium.triggers.podium_events import EXECUTION_STATUS, EXECUTION_STATUSES
+from podium.triggers.podium_events import EXECUTION_STATUS, execution_status_detail
 
 OPEN_TASK_STATUSES = ("SCHEDULED", "RUNNING", "WAITING")
 WAIT_FOR_TOKEN = ".waitForTaskToken"
@@ -324,21 +324,11 @@ def record_status(
         row = _STARTED.first(connection, {"b_arn": arn})
         assert row is not None
         input_text, start = row["input"], _stored_datetime(row["start_time"])
-    if status not in EXECUTION_STATUSES:
-        raise ValueError(f"execution status {status!r} is not one of {', '.join(EXECUTION_STATUSES)}")
     machine, name = arns.parse_execution(arn) or ("", "")
-    detail = {
-        "executionArn": arn,
-        "stateMachineArn": arns.state_machine_arn(machine),
-        "name": name,
-        "status": status,
-        "startDate": _millis(start),
-        "stopDate": _millis(stop) if stop is not None else None,
-        "input": input_text,
-        "output": output,
-        "error": error,
-        "cause": cause,
-    }
+    detail = execution_status_detail(
+        execution_arn=arn, state_machine_arn=arns.state_machine_arn(machine), name=name, status=status,
+        start_date=start, stop_date=stop, input=input_text, output=output, error=error, cause=cause,
+    )
     source, detail_type = EXECUTION_STATUS
     _INSERT_EVENT.execute(connection, {
         "source": source, "detail_type": detail_type, "detail": json.dumps(detail),
@@ -350,12 +340,6 @@ def _stored_datetime(value: datetime | str) -> datetime:
     # SQLite gives back the stored text (naive, UTC); PostgreSQL an aware datetime.
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _millis(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(round(moment.timestamp() * 1000))
 
 
 def _replay(machine: StateMachine, text: str | None, events: Sequence[Event], moment: datetime) -> str:

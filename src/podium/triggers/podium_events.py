@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time as _time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert
@@ -78,6 +78,37 @@ def record_event(
         target.execute(insert(triggers_outbox).values(**row))
 
 
+def execution_status_detail(
+    *,
+    execution_arn: str,
+    state_machine_arn: str,
+    name: str,
+    status: str,
+    start_date: datetime | float | None = None,
+    stop_date: datetime | float | None = None,
+    input: str | None = None,  # noqa: A002  (JSON text, as AWS gives it)
+    output: str | None = None,
+    error: str | None = None,
+    cause: str | None = None,
+) -> dict[str, Any]:
+    """The detail of AWS's "Step Functions Execution Status Change": dates in epoch
+    milliseconds, input and output as JSON text. Raises ValidationError for an unknown status."""
+    if status not in EXECUTION_STATUSES:
+        raise ValidationError(f"execution status {status!r} is not one of {', '.join(EXECUTION_STATUSES)}")
+    return {
+        "executionArn": execution_arn,
+        "stateMachineArn": state_machine_arn,
+        "name": name,
+        "status": status,
+        "startDate": _millis(start_date) if start_date is not None else None,
+        "stopDate": _millis(stop_date) if stop_date is not None else None,
+        "input": input,
+        "output": output,
+        "error": error,
+        "cause": cause,
+    }
+
+
 def record_execution_status(
     target: Connection | Store,
     *,
@@ -92,24 +123,14 @@ def record_execution_status(
     error: str | None = None,
     cause: str | None = None,
 ) -> None:
-    """A workflow execution changed status (AWS's "Step Functions Execution Status Change":
-    dates in epoch milliseconds, input and output as JSON text)."""
-    if status not in EXECUTION_STATUSES:
-        raise ValidationError(f"execution status {status!r} is not one of {', '.join(EXECUTION_STATUSES)}")
-    detail = {
-        "executionArn": execution_arn,
-        "stateMachineArn": state_machine_arn,
-        "name": name,
-        "status": status,
-        "startDate": _millis(start_date) if start_date is not None else None,
-        "stopDate": _millis(stop_date) if stop_date is not None else None,
-        "input": input,
-        "output": output,
-        "error": error,
-        "cause": cause,
-    }
+    """A workflow execution changed status: record its event (the detail as
+    `execution_status_detail`). The engine writes the same row with a prebuilt statement."""
+    detail = execution_status_detail(
+        execution_arn=execution_arn, state_machine_arn=state_machine_arn, name=name, status=status,
+        start_date=start_date, stop_date=stop_date, input=input, output=output, error=error, cause=cause,
+    )
     source, detail_type = EXECUTION_STATUS
-    record_event(target, source, detail_type, detail, resources=[execution_arn])
+    record_event(target, source, detail_type, detail, resources=[detail["executionArn"]])
 
 
 def record_batch_run_finished(
@@ -174,7 +195,11 @@ def deployment_detail(row: Any) -> dict[str, Any]:
 
 
 def _millis(moment: datetime | float) -> int:
-    return int(round((moment.timestamp() if isinstance(moment, datetime) else float(moment)) * 1000))
+    if isinstance(moment, datetime):
+        # A naive datetime is UTC here (SQLite gives stored times back without a zone).
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return int(round(aware.timestamp() * 1000))
+    return int(round(float(moment) * 1000))
 
 
 def _iso(moment: datetime | None) -> str | None:
