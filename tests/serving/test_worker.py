@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,7 +51,5 @@ def test_worker_exits_when_its_parent_is_killed(good_model: Path, tmp_path: Path
         assert not _alive(worker_pid), "the model worker outlived the process that started it"
     finally:
         parent.kill()
-        try:
+        with contextlib.suppress(ProcessLookupError, UnboundLocalError):
             os.kill(worker_pid, signal.SIGKILL)
-        except (ProcessLookupError, UnboundLocalError):
-            pass
