@@ -318,3 +318,27 @@ def test_express_run_of_a_dead_worker_is_run_again(engine: Engine) -> None:
     w.close()
     done = engine.describe_execution(run.arn)
     assert done.status == "SUCCEEDED" and done.output == [{"x": 12}, {"x": 6}]
+
+
+def test_readable_reports_pipes_with_data_or_a_closed_writer() -> None:
+    import os
+    from multiprocessing import Pipe
+
+    from podium.engine.worker import _readable
+
+    quiet_read, quiet_write = Pipe(duplex=False)
+    data_read, data_write = Pipe(duplex=False)
+    gone_read, gone_write = Pipe(duplex=False)
+    raw_read, raw_write = os.pipe()
+    try:
+        data_write.send("reply")
+        gone_write.close()  # a function process that died: its pipe hangs up
+        os.write(raw_write, b"x")
+        ready = _readable([quiet_read, data_read, gone_read, raw_read], 0.0)
+        assert ready == {data_read, gone_read, raw_read}
+        assert _readable([quiet_read], 0.05) == set()
+    finally:
+        for end in (quiet_read, quiet_write, data_read, data_write, gone_read):
+            end.close()
+        os.close(raw_read)
+        os.close(raw_write)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -57,7 +58,9 @@ class _Worker:
         self.invocations = 0
 
     def send(self, message: Any) -> None:
-        self._requests.send(message)
+        # Plain data (names, JSON values): the C pickler, not multiprocessing's ForkingPickler
+        # (a Python subclass with its own reducer table); `recv` on the other end reads either.
+        self._requests.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
 
     def alive(self) -> bool:
         return self.process.poll() is None
