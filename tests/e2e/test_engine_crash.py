@@ -39,8 +39,7 @@ import os
 import time
 
 def _pause():
-    if os.environ.get("CRASH_TEST_SLOW"):
-        time.sleep(0.01)
+    time.sleep(float(os.environ.get("CRASH_TEST_SLOW") or 0))
 
 def double(event, context):
     _pause()
@@ -94,7 +93,9 @@ def _project(tmp_path: Path, metadata_url: str | None) -> tuple[Path, dict[str, 
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(project / "handlers"), *sys.path])
     env.pop("PODIUM_HOME", None)
-    env["CRASH_TEST_SLOW"] = "1"
+    # Each task takes this long in its handler, so that the work outlasts five kills and
+    # restarts even when a surviving second worker keeps running it meanwhile.
+    env["CRASH_TEST_SLOW"] = "0.03" if metadata_url else "0.01"
     sys.path.insert(0, str(project / "handlers"))
     return project, env
 
