@@ -222,18 +222,7 @@ def next_fires(
 def fires(
     name: str, limit: int = 100, group: str = "default", context: AppContext = Depends(get_context)
 ) -> list[dict[str, Any]]:
-    return [
-        {
-            "scheduled_time": f.scheduled_time.isoformat(),
-            "due_at": f.due_at.isoformat(),
-            "fired_at": f.fired_at.isoformat() if f.fired_at else None,
-            "lateness_seconds": f.lateness_seconds,
-            "status": f.status,
-            "missed": f.missed,
-            "error": f.error,
-        }
-        for f in _scheduler(context).fires(name, group=group, limit=limit)
-    ]
+    return [f.to_dict() for f in _scheduler(context).fires(name, group=group, limit=limit)]
 
 
 @router.post("/events", summary="Put events on the bus (PutEvents, partial failure)")

@@ -52,21 +52,6 @@ def _json(text: str | None, option: str) -> Any:
         raise ValidationError(f"{option}: not valid JSON ({exc.msg})") from None
 
 
-def _fire_rows(fires: list[Any]) -> list[dict[str, Any]]:
-    return [
-        {
-            "scheduled_time": f.scheduled_time.isoformat(),
-            "due_at": f.due_at.isoformat(),
-            "fired_at": f.fired_at.isoformat() if f.fired_at else None,
-            "lateness_seconds": f.lateness_seconds,
-            "status": f.status,
-            "missed": f.missed,
-            "error": f.error,
-        }
-        for f in fires
-    ]
-
-
 @app.command("create")
 def create(
     ctx: typer.Context,
@@ -192,7 +177,7 @@ def describe(
     """
     scheduler = _scheduler(ctx, json_output)
     data = scheduler.get(name, group=group).to_dict()
-    data["recent_fires"] = _fire_rows(scheduler.fires(name, group=group, limit=fires))
+    data["recent_fires"] = [f.to_dict() for f in scheduler.fires(name, group=group, limit=fires)]
     emit(ctx, data, title=f"Schedule {group}/{name}")
 
 
@@ -208,7 +193,7 @@ def fires(
 
     Example: podium schedule fires nightly -n 5
     """
-    rows = _fire_rows(_scheduler(ctx, json_output).fires(name, group=group, limit=limit))
+    rows = [f.to_dict() for f in _scheduler(ctx, json_output).fires(name, group=group, limit=limit)]
     emit(ctx, rows, columns=["scheduled_time", "fired_at", "lateness_seconds", "status", "missed", "error"],
          title=f"Fires of {group}/{name}")
 

@@ -14,7 +14,6 @@ from typing import Any
 import typer
 
 from podium.cli.context import cli_state
-from podium.errors import ConfigError
 
 
 def serve(
@@ -33,18 +32,12 @@ def serve(
 
     from podium.api import create_app
     from podium.api.serving import FastInvocations
-    from podium.cli.server import is_loopback
+    from podium.cli.server import bind_address
     from podium.serving.http import CoalescingHttpToolsProtocol
 
     state = cli_state(ctx)
     settings = state.settings
-    bind_host = host or settings.server_host
-    bind_port = settings.server_port if port is None else port
-    if not is_loopback(bind_host) and not settings.api_token:
-        raise ConfigError(
-            f"refusing to listen on {bind_host} without a token: set api_token in podium.toml "
-            "or PODIUM_API_TOKEN, or bind to 127.0.0.1"
-        )
+    bind_host, bind_port = bind_address(settings, host, port)
     app = create_app(settings, state.store)
     # Invocations answered ahead of the app's middleware; each response sent in one write.
     http = uvicorn.Server(uvicorn.Config(FastInvocations(app), host=bind_host, port=bind_port,

@@ -35,6 +35,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def bind_address(settings: Any, host: str | None, port: int | None) -> tuple[str, int]:
+    """Where to listen (options over settings); anything but loopback needs the api_token."""
+    bind_host = host or settings.server_host
+    bind_port = settings.server_port if port is None else port
+    if not is_loopback(bind_host) and not settings.api_token:
+        raise ConfigError(
+            f"refusing to listen on {bind_host} without a token: set api_token in podium.toml "
+            "or PODIUM_API_TOKEN, or bind to 127.0.0.1"
+        )
+    return bind_host, bind_port
+
+
 def server(
     ctx: typer.Context,
     host: str | None = typer.Option(None, help="Address to bind (default: server_host setting, 127.0.0.1)."),
@@ -60,13 +72,7 @@ def server(
 
     state = cli_state(ctx)
     settings = state.settings
-    bind_host = host or settings.server_host
-    bind_port = settings.server_port if port is None else port
-    if not is_loopback(bind_host) and not settings.api_token:
-        raise ConfigError(
-            f"refusing to listen on {bind_host} without a token: set api_token in podium.toml "
-            "or PODIUM_API_TOKEN, or bind to 127.0.0.1"
-        )
+    bind_host, bind_port = bind_address(settings, host, port)
     app = create_app(settings, state.store)
     processes = Processes(app.state.podium, worker=worker, scheduler=scheduler)
     http = uvicorn.Server(

@@ -36,6 +36,16 @@ class _Bucket:
         self.high = -math.inf
         self.histogram: dict[int, int] = {}
 
+    def add(self, value: float, index: int) -> None:
+        """Count `value`, whose histogram bin is `index` (`_bin(value)`)."""
+        self.count += 1
+        self.total += value
+        if value < self.low:
+            self.low = value
+        if value > self.high:
+            self.high = value
+        self.histogram[index] = self.histogram.get(index, 0) + 1
+
 
 def _bin(value: float) -> int:
     return math.floor(math.log(value) / _LOG_BASE) if value > 0 else _ZERO_BIN
@@ -115,14 +125,7 @@ class MetricStore:
                 bucket = series.get(second)
                 if bucket is None:
                     bucket = series[second] = _Bucket()
-                bucket.count += 1
-                bucket.total += value
-                if value < bucket.low:
-                    bucket.low = value
-                if value > bucket.high:
-                    bucket.high = value
-                index = _bin(value)
-                bucket.histogram[index] = bucket.histogram.get(index, 0) + 1
+                bucket.add(value, _bin(value))
                 self._totals[key] += value
             if second - self._pruned_at >= 60:
                 self._prune(second)
@@ -223,14 +226,7 @@ class Recorder:
                     bucket = series.get(second)
                     if bucket is None:
                         bucket = series[second] = _Bucket()
-                    bucket.count += 1
-                    bucket.total += value
-                    if value < bucket.low:
-                        bucket.low = value
-                    if value > bucket.high:
-                        bucket.high = value
-                    histogram = bucket.histogram
-                    histogram[index] = histogram.get(index, 0) + 1
+                    bucket.add(value, index)
                     totals[key] += value
             if second - store._pruned_at >= 60:
                 store._prune(second)

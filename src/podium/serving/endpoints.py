@@ -490,6 +490,11 @@ class EndpointService:
             self._event(deployment_id, "TerminationWait", 1.0,
                         f"waiting {steps.termination_wait_seconds:g} s before stopping blue")
             self._sleep(steps.termination_wait_seconds)
+        self._complete(name, deployment_id, blue, blue_config, green, config)
+
+    def _complete(self, name: str, deployment_id: int, blue: _Running, blue_config: str,
+                  green: _Running, config: Any) -> None:
+        """All traffic on green (`config`): route it, stop blue (drained), record the success."""
         self.router.set_table(RoutingTable(name, (self._share(green, 1.0),)))
         self._set_capture(name, green)
         with self._lock:
@@ -497,8 +502,8 @@ class EndpointService:
         blue.stop(self._drain)
         self._event(deployment_id, "BlueTerminated", 1.0, f"{blue_config} drained and stopped")
         self._finish(deployment_id, "Succeeded", None)
-        self._set_status(name, "InService", config=green_config)
-        self._lineage(name, green_config, config.variants)
+        self._set_status(name, "InService", config=config.name)
+        self._lineage(name, config.name, config.variants)
 
     def _deploy_rolling(self, name: str, deployment_id: int, blue_config: str, config: Any, steps: Plan) -> None:
         """SageMaker's rolling update: per batch, start that much of green, shift the same share
@@ -545,15 +550,7 @@ class EndpointService:
                 self._event(deployment_id, "BlueBatchTerminated", share,
                             f"{stopped} {blue_config} worker(s) drained and stopped")
         assert green is not None
-        self.router.set_table(RoutingTable(name, (self._share(green, 1.0),)))
-        self._set_capture(name, green)
-        with self._lock:
-            self._running[name] = green
-        blue.stop(self._drain)
-        self._event(deployment_id, "BlueTerminated", 1.0, f"{blue_config} drained and stopped")
-        self._finish(deployment_id, "Succeeded", None)
-        self._set_status(name, "InService", config=green_config)
-        self._lineage(name, green_config, config.variants)
+        self._complete(name, deployment_id, blue, blue_config, green, config)
 
     def _rollback_rolling(self, name: str, deployment_id: int, blue: _Running, green: _Running,
                           blue_counts: dict[str, int], blue_left: float, steps: Plan, reason: str) -> None:

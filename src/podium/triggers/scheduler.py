@@ -204,6 +204,18 @@ class FireRecord:
     missed: int
     error: str | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The fire as the CLI and HTTP API show it (ISO 8601 times)."""
+        return {
+            "scheduled_time": self.scheduled_time.isoformat(),
+            "due_at": self.due_at.isoformat(),
+            "fired_at": self.fired_at.isoformat() if self.fired_at else None,
+            "lateness_seconds": self.lateness_seconds,
+            "status": self.status,
+            "missed": self.missed,
+            "error": self.error,
+        }
+
 
 @dataclass(frozen=True)
 class FirePlan:
