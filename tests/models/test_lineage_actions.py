@@ -144,10 +144,12 @@ def test_deployments_sit_between_the_version_and_the_endpoint(settings: Settings
         service.create_endpoint("ep", "cfg-1")
         service.update_endpoint("ep", "cfg-2", wait=True)
         service.update_endpoint("ep", "cfg-3", wait=True)
-        outcomes = [d["outcome"] for d in service.deployments("ep")]
-        ids = [d["id"] for d in service.deployments("ep")]
+        created, *updates = service.deployments("ep")
+        outcomes = [d["outcome"] for d in updates]
+        ids = [d["id"] for d in updates]
     finally:
         service.shutdown()
+    assert (created["from"], created["to"], created["outcome"]) == (None, "cfg-1", "Succeeded")
     assert outcomes == ["Succeeded", "Failed"]
 
     lineage = Lineage(store)

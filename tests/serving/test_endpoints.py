@@ -121,7 +121,7 @@ def test_canary_completes_with_zero_failures(service: EndpointService, store: St
     assert [s for _, s, _ in load.replies if s != 200] == []
     described = service.describe_endpoint("ep")
     assert described["EndpointConfigName"] == "cfg-2" and described["EndpointStatus"] == "InService"
-    [deployment] = service.deployments("ep")
+    [_, deployment] = service.deployments("ep")  # after the creation
     assert deployment["outcome"] == "Succeeded"
     shifts = [e for e in deployment["events"] if e["kind"] == "TrafficShifted"]
     assert [e["green_share"] for e in shifts] == [0.25, 1.0]
@@ -151,7 +151,7 @@ def test_linear_deployment_steps(service: EndpointService, store: Store, good_mo
         load.stop()
         load.close()
     assert [s for _, s, _ in load.replies if s != 200] == []
-    [deployment] = service.deployments("ep")
+    [_, deployment] = service.deployments("ep")  # after the creation
     assert [e["green_share"] for e in deployment["events"] if e["kind"] == "TrafficShifted"] == [0.5, 1.0]
 
 
@@ -190,7 +190,7 @@ def test_broken_model_trips_alarm_and_rolls_back(settings: Settings, store: Stor
     assert described["EndpointConfigName"] == "cfg-1"
     assert described["EndpointStatus"] == "InService"
     assert described["TrafficShares"] == {"cfg-1": 1.0}
-    [deployment] = service.deployments("ep")
+    [_, deployment] = service.deployments("ep")  # after the creation
     assert deployment["outcome"] == "RolledBack" and "green-5xx" in deployment["reason"]
     blue_failures = [r for r in load.replies if r[2] == "cfg-1" and r[1] != 200]
     assert blue_failures == []
@@ -233,7 +233,7 @@ def test_rolling_update_replaces_workers_batch_by_batch(service: EndpointService
         load.close()
     assert len(load.replies) > 20
     assert [s for _, s, _ in load.replies if s != 200] == []
-    [deployment] = service.deployments("ep")
+    [_, deployment] = service.deployments("ep")  # after the creation
     assert deployment["outcome"] == "Succeeded"
     kinds = [(e["kind"], e["green_share"]) for e in deployment["events"]]
     assert kinds == [("ProvisioningBatch", 0.0), ("TrafficShifted", 0.5), ("BlueBatchTerminated", 0.5),
@@ -268,7 +268,7 @@ def test_rolling_update_rolls_back_and_restores_blue_in_batches(
         # Green breaks only in the second batch, once half of blue has been stopped.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(
-                e["kind"] == "BlueBatchTerminated" for e in service.deployments("ep")[0]["events"]):
+                e["kind"] == "BlueBatchTerminated" for e in service.deployments("ep")[-1]["events"]):
             time.sleep(0.05)
         assert len(blue.workers) == 1
         flag.touch()
@@ -278,7 +278,7 @@ def test_rolling_update_rolls_back_and_restores_blue_in_batches(
         load.stop()
         load.close()
     assert described["EndpointConfigName"] == "cfg-1" and described["TrafficShares"] == {"cfg-1": 1.0}
-    [deployment] = service.deployments("ep")
+    [_, deployment] = service.deployments("ep")  # after the creation
     assert deployment["outcome"] == "RolledBack" and "green-5xx" in deployment["reason"]
     kinds = [e["kind"] for e in deployment["events"]]
     assert kinds[-3:] == ["RollbackStarted", "BlueBatchRestored", "RolledBack"]
@@ -374,3 +374,80 @@ def test_supervisor_thread_restarts_workers_and_restore_restarts_fleets(
     finally:
         load.close()
         second.shutdown()
+
+
+def test_alarm_on_errors_another_router_process_saw_rolls_back(service: EndpointService, store: Store,
+                                                                good_model: Path,
+                                                                other_good_model: Path) -> None:
+    from podium.metrics import MetricStore
+    from podium.metrics.shared import SharedMetrics
+
+    v1, v2 = register(store, good_model), register(store, other_good_model)
+    service.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic", "ModelVersion": v1}])
+    service.create_endpoint_config("cfg-2", [{"VariantName": "AllTraffic", "ModelVersion": v2}])
+    service.create_endpoint("ep", "cfg-1")
+    green = dims(EndpointName="ep", EndpointConfigName="cfg-2")
+    service.put_alarm(Alarm("green-5xx", "Invocation5XXErrors", green, "Sum", threshold=0.05,
+                            denominator="Invocations", period_seconds=30, min_samples=5))
+    service.update_endpoint("ep", "cfg-2", {
+        "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
+            "Type": "CANARY", "WaitIntervalInSeconds": 20,
+            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}}},
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "green-5xx"}]}})
+    # Another router process serving the endpoint on the same store sees green fail.
+    other = MetricStore()
+    published = SharedMetrics(store, other)
+    deadline = time.monotonic() + 30
+    while service.describe_endpoint("ep")["EndpointStatus"] == "Updating" and time.monotonic() < deadline:
+        other.put_many([("Invocations", 1, green), ("Invocation5XXErrors", 1, green)])
+        published.flush()
+        time.sleep(0.1)
+    described = service.wait_for_deployment("ep", 30)
+    assert described["EndpointConfigName"] == "cfg-1" and described["TrafficShares"] == {"cfg-1": 1.0}
+    deployment = service.deployments("ep")[-1]
+    assert deployment["outcome"] == "RolledBack" and "green-5xx" in deployment["reason"]
+    assert not service.router.metrics.statistic("Invocation5XXErrors", green, "Sum", 60)  # none here
+
+
+def test_creation_is_the_first_entry_of_the_history_and_lineage_names_the_version(
+        service: EndpointService, store: Store, settings: Settings, good_model: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from podium.cli.main import app
+    from podium.models import Lineage
+
+    version = register(store, good_model)
+    service.create_endpoint_config("cfg-1", [
+        {"VariantName": "A", "ModelVersion": version, "InitialVariantWeight": 3},
+        {"VariantName": "B", "ModelVersion": version, "InitialVariantWeight": 1}])
+    service.create_endpoint("ep", "cfg-1")
+    [created] = service.deployments("ep")
+    assert (created["from"], created["to"], created["outcome"], created["reason"]) == (None, "cfg-1", "Succeeded", None)
+    assert created["ended_at"] is not None
+    assert [(e["kind"], e["green_share"], e["detail"]) for e in created["events"]] == [
+        ("Created", 1.0, f"created with config cfg-1: 75% to variant A ({version}), 25% to variant B ({version})")]
+
+    [endpoint] = Lineage(store).find("endpoint", "ep")
+    upstream = Lineage(store).upstream(endpoint.id).children
+    assert [(c.association, c.entity.type, c.entity.name) for c in upstream] == [
+        ("DeployedAs", "model-version", version)]
+    monkeypatch.chdir(settings.home.parent)
+    for name in [n for n in os.environ if n.startswith("PODIUM_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PODIUM_HOME", str(settings.home))
+    shown = CliRunner().invoke(app, ["lineage", "show", "ep", "--direction", "upstream"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert f"DeployedAs model-version: {version}" in shown.stdout
+
+
+def test_an_endpoint_that_fails_to_start_records_a_failed_creation(service: EndpointService,
+                                                                   tmp_path: Path) -> None:
+    service.create_endpoint_config("cfg-1", [{"VariantName": "AllTraffic",
+                                              "ModelDataUrl": str(tmp_path / "missing.tar.gz")}])
+    with pytest.raises(FileNotFoundError):
+        service.create_endpoint("ep", "cfg-1")
+    assert service.describe_endpoint("ep")["EndpointStatus"] == "Failed"
+    [created] = service.deployments("ep")
+    assert created["outcome"] == "Failed" and created["reason"]
+    assert [e["kind"] for e in created["events"]] == ["DeploymentFailed"]

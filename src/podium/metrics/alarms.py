@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from podium.errors import ValidationError
-from podium.metrics.series import STATISTICS, Dimensions, MetricStore
+from podium.metrics.series import STATISTICS, Dimensions, MetricSource
 
 _COMPARISONS = {
     "GreaterThanThreshold": operator.gt,
@@ -58,7 +58,7 @@ class Alarm:
         if self.period_seconds <= 0:
             raise ValidationError(f"alarm '{self.name}': period_seconds must be positive")
 
-    def _value(self, store: MetricStore, end: float) -> float | None:
+    def _value(self, store: MetricSource, end: float) -> float | None:
         if self.denominator is None:
             count = store.statistic(self.metric, self.dimensions, "SampleCount", self.period_seconds, end)
             if count is None or count < self.min_samples:
@@ -70,7 +70,7 @@ class Alarm:
         part = store.statistic(self.metric, self.dimensions, "Sum", self.period_seconds, end) or 0.0
         return part / total
 
-    def evaluate(self, store: MetricStore, now: float) -> AlarmState:
+    def evaluate(self, store: MetricSource, now: float) -> AlarmState:
         """Re-evaluate at `now`; records a history entry when the state changes."""
         compare = _COMPARISONS[self.comparison]
         values = [self._value(store, now - i * self.period_seconds) for i in range(self.evaluation_periods)]

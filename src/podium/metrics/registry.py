@@ -1,6 +1,7 @@
 """Alarms kept in the metadata store: their definitions, last state and state history.
 
-Evaluation stays in memory (against the process's MetricStore); what the store keeps is what
+Evaluation reads a MetricSource: a process's MetricStore, or podium.metrics.shared's view of
+every router process on the store (what deployments use); what the store keeps is what
 must survive a restart — which alarms exist, the state each was last seen in and every change of
 state with its reason (CloudWatch's DescribeAlarmHistory). Definitions are re-read from the store
 at most every `refresh_seconds`, so an alarm put through another server process on the same
@@ -20,7 +21,7 @@ from sqlalchemy import delete, insert, select, update
 
 from podium.errors import NotFoundError
 from podium.metrics.alarms import Alarm, AlarmState, alarm_from_aws, alarm_to_aws
-from podium.metrics.series import MetricStore
+from podium.metrics.series import MetricSource
 from podium.store import Store
 from podium.store.tables.serving import serving_alarm_history, serving_alarms
 
@@ -122,7 +123,7 @@ class AlarmRegistry:
             self._loaded_at = now
 
     # ---- state --------------------------------------------------------------------------
-    def evaluate(self, metrics: MetricStore, names: Iterable[str] | None = None,
+    def evaluate(self, metrics: MetricSource, names: Iterable[str] | None = None,
                  now: float | None = None) -> list[Alarm]:
         """Evaluate the named alarms (default: all) at `now`; state changes are stored with
         their reason. Names not defined are skipped."""

@@ -6,6 +6,10 @@ few dictionary updates, so a router can afford it on every request, and memory i
 the retention window and the spread of values, not by traffic. Percentiles are accurate to
 about 1 %; Sum, SampleCount, Average, Minimum and Maximum are exact. The clock is passed in
 (or time.time), so tests control time.
+
+`changed()` hands out copies of the buckets that changed since its last call, for
+podium.metrics.shared to publish to the metadata store; recording pays nothing for it beyond
+one comparison per call.
 """
 
 from __future__ import annotations
@@ -13,13 +17,24 @@ from __future__ import annotations
 import math
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 Dimensions = tuple[tuple[str, str], ...]
 STATISTICS = ("Sum", "SampleCount", "Average", "Minimum", "Maximum", "p50", "p90", "p95", "p99")
 
 _LOG_BASE = math.log(1.01)
 _ZERO_BIN = -(10**9)  # zero and negative values share one bin, read back as the window minimum
+_EVER = -(2**62)  # the scan horizon before `MetricStore.changed` is first called: every second
+
+
+class MetricSource(Protocol):
+    """What alarms and views read: a statistic of one series over a window (a `MetricStore`,
+    or podium.metrics.shared's view over every process)."""
+
+    def statistic(self, name: str, dimensions: Dimensions, statistic: str, window_seconds: float,
+                  now: float | None = None) -> float | None: ...
 
 
 def dims(**values: str) -> Dimensions:
@@ -27,7 +42,7 @@ def dims(**values: str) -> Dimensions:
 
 
 class _Bucket:
-    __slots__ = ("count", "high", "histogram", "low", "total")
+    __slots__ = ("count", "high", "histogram", "low", "published", "total")
 
     def __init__(self) -> None:
         self.count = 0
@@ -35,6 +50,13 @@ class _Bucket:
         self.low = math.inf
         self.high = -math.inf
         self.histogram: dict[int, int] = {}
+        self.published = 0  # the count when `MetricStore.changed` last handed it out
+
+    def copy(self) -> _Bucket:
+        twin = _Bucket()
+        twin.count, twin.total, twin.low, twin.high = self.count, self.total, self.low, self.high
+        twin.histogram = dict(self.histogram)
+        return twin
 
     def add(self, value: float, index: int) -> None:
         """Count `value`, whose histogram bin is `index` (`_bin(value)`)."""
@@ -107,6 +129,12 @@ class MetricStore:
         self._series: dict[tuple[str, Dimensions], dict[int, _Bucket]] = {}
         self._totals: dict[tuple[str, Dimensions], float] = {}
         self._pruned_at = 0
+        # Identifies this store's buckets among those published by every process.
+        self.source_id = uuid.uuid4().hex
+        # `changed()` scans seconds from here on; a sample for an earlier second (a time given
+        # by the caller) is noted in `_late`. Until `changed()` is first called nothing is noted.
+        self._horizon = _EVER
+        self._late: set[tuple[tuple[str, Dimensions], int]] = set()
 
     def put(self, name: str, value: float, dimensions: Dimensions = (), at: float | None = None) -> None:
         self.put_many(((name, value, dimensions),), at)
@@ -116,6 +144,7 @@ class MetricStore:
         now = self.clock() if at is None else at
         second = int(now // 1)
         with self._lock:
+            late = second < self._horizon
             for name, value, dimensions in samples:
                 key = (name, dimensions)
                 series = self._series.get(key)
@@ -127,6 +156,8 @@ class MetricStore:
                     bucket = series[second] = _Bucket()
                 bucket.add(value, _bin(value))
                 self._totals[key] += value
+                if late:
+                    self._late.add((key, second))
             if second - self._pruned_at >= 60:
                 self._prune(second)
 
@@ -152,6 +183,43 @@ class MetricStore:
         for series in self._series.values():
             for stale in [s for s in series if s < cutoff]:
                 del series[stale]
+        self._late = {(key, s) for key, s in self._late if s >= cutoff}
+
+    def changed(self) -> list[tuple[str, Dimensions, int, _Bucket]]:
+        """Copies of the buckets whose samples changed since the previous call (the first call:
+        every bucket), as (name, dimensions, second, bucket). Each copy holds the bucket's whole
+        content, not the difference, so publishing one twice is harmless."""
+        with self._lock:
+            now_second = int(self.clock() // 1)
+            horizon, out = self._horizon, []
+            for key, series in self._series.items():
+                if now_second - horizon >= len(series):
+                    seconds = [s for s in series if s >= horizon]
+                else:
+                    seconds = [s for s in range(horizon, now_second + 1) if s in series]
+                for second in seconds:
+                    bucket = series[second]
+                    if bucket.count != bucket.published:
+                        bucket.published = bucket.count
+                        out.append((key[0], key[1], second, bucket.copy()))
+            for key, second in self._late:
+                late = self._series.get(key, {}).get(second)
+                if late is not None and late.count != late.published:
+                    late.published = late.count
+                    out.append((key[0], key[1], second, late.copy()))
+            self._late.clear()
+            # The current second may get more samples: it is scanned again next time.
+            self._horizon = now_second
+        return out
+
+    def buckets(self, name: str, dimensions: Dimensions, window_seconds: float,
+                now: float | None = None) -> list[_Bucket]:
+        """Copies of the buckets `window` would merge (seconds overlapping (now - window, now])."""
+        end = self.clock() if now is None else now
+        start = end - window_seconds
+        with self._lock:
+            series = self._series.get((name, dimensions), {})
+            return [b.copy() for s, b in series.items() if s + 1 > start and s <= end]
 
     def window(self, name: str, dimensions: Dimensions, window_seconds: float,
                now: float | None = None) -> Window:
@@ -228,6 +296,8 @@ class Recorder:
                         bucket = series[second] = _Bucket()
                     bucket.add(value, index)
                     totals[key] += value
+            if second < store._horizon:
+                store._late.update((key, second) for targets in self._targets for key, _ in targets)
             if second - store._pruned_at >= 60:
                 store._prune(second)
 

@@ -316,8 +316,10 @@ def _workflow_executions(conn: Any, graph: _Graph) -> None:
 
 def _deployments(conn: Any, graph: _Graph) -> None:
     """One node per ended endpoint deployment, between the model versions its new config
-    serves and the endpoint; the outcome says whether it stayed (Succeeded) or not."""
-    rows = list(conn.execute(select(serving_deployments).where(serving_deployments.c.ended_at.is_not(None))
+    serves and the endpoint; the outcome says whether it stayed (Succeeded) or not. An
+    endpoint's creation (no from_config) is not one: serving links its versions directly."""
+    rows = list(conn.execute(select(serving_deployments).where(serving_deployments.c.ended_at.is_not(None),
+                                                              serving_deployments.c.from_config.is_not(None))
                              .order_by(serving_deployments.c.id)))
     if not rows:
         return

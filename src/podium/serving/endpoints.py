@@ -4,7 +4,11 @@ An update runs a blue/green deployment in a background thread: provision green, 
 step by step (all at once, canary, linear), bake after each shift while watching the alarms,
 then drain and stop blue — or, when an alarm fires or the deadline passes, send every new
 request back to blue at once, let in-flight green requests finish, and stop green. Every shift
-and its reason is recorded in the deployment history.
+and its reason is recorded in the deployment history, beginning with the endpoint's creation
+(from no config to its first one).
+
+Alarms and the metrics summary read every router process's traffic (podium.metrics.shared):
+this process publishes its router's metrics to the metadata store once it serves an endpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from podium.errors import ConflictError, NotFoundError, ValidationError
 from podium.metrics.alarms import Alarm, AlarmState
 from podium.metrics.registry import AlarmRegistry
 from podium.metrics.series import Dimensions, dims
+from podium.metrics.shared import SharedMetrics
 from podium.models.lineage import Lineage
 from podium.models.registry import ModelRegistry, parse_ref
 from podium.serving.capture import CaptureConfig, CaptureWriter
@@ -70,6 +75,8 @@ class EndpointService:
         self.settings = settings
         self.store = store
         self.router = router or Router()
+        # The router's metrics merged with those of every other router process on the store.
+        self.metrics = SharedMetrics(store, self.router.metrics)
         self.alarms = AlarmRegistry(store)
         self._running: dict[str, _Running] = {}
         self._deployments: dict[str, threading.Thread] = {}
@@ -145,11 +152,11 @@ class EndpointService:
 
     def list_alarms(self) -> list[Alarm]:
         """Every alarm, re-evaluated now, by name."""
-        return self.alarms.evaluate(self.router.metrics)
+        return self.alarms.evaluate(self.metrics)
 
     def describe_alarm(self, name: str) -> Alarm:
         self.alarms.get(name)
-        [alarm] = self.alarms.evaluate(self.router.metrics, [name])
+        [alarm] = self.alarms.evaluate(self.metrics, [name])
         return alarm
 
     def alarm_history(self, name: str) -> list[dict[str, Any]]:
@@ -159,28 +166,41 @@ class EndpointService:
         self.alarms.delete(name)
 
     def _alarm_in_alarm(self, names: tuple[str, ...]) -> Alarm | None:
-        for alarm in self.alarms.evaluate(self.router.metrics, names):
+        for alarm in self.alarms.evaluate(self.metrics, names):
             if alarm.state == AlarmState.ALARM:
                 return alarm
         return None
 
     # ---- endpoints ----------------------------------------------------------------------
     def create_endpoint(self, name: str, config_name: str) -> dict[str, Any]:
+        """Start the config's fleets and give them all traffic. The deployment history records
+        the creation as its first entry (from no config), with the traffic split it began with."""
         config = self._config(config_name)
         with self.store.begin() as conn:
             if conn.execute(select(serving_endpoints.c.name).where(serving_endpoints.c.name == name)).first():
                 raise ConflictError(f"endpoint '{name}' already exists")
             conn.execute(insert(serving_endpoints).values(
                 name=name, config_name=config_name, status="Creating", created_at=_now(), updated_at=_now()))
+            inserted = conn.execute(insert(serving_deployments).values(
+                endpoint=name, from_config=None, to_config=config_name, policy={}, outcome="InProgress",
+                started_at=_now())).inserted_primary_key
+            assert inserted is not None
+            deployment_id = inserted[0]
         try:
             running = self._provision(name, config)
         except Exception as exc:
-            self._set_status(name, "Failed", f"{type(exc).__name__}: {exc}")
+            reason = f"{type(exc).__name__}: {exc}"
+            self._event(deployment_id, "DeploymentFailed", 0.0, f"fleets failed to start: {reason}")
+            self._finish(deployment_id, "Failed", reason)
+            self._set_status(name, "Failed", reason)
             raise
         with self._lock:
             self._running[name] = running
         self.router.set_table(RoutingTable(name, (self._share(running, 1.0),)))
+        self.metrics.start()
         self._set_capture(name, running)
+        self._event(deployment_id, "Created", 1.0, _first_split(config))
+        self._finish(deployment_id, "Succeeded", None)
         self._set_status(name, "InService")
         self._lineage(name, config_name, config.variants)
         return self.describe_endpoint(name)
@@ -275,7 +295,7 @@ class EndpointService:
         """Per config and variant over the last window: configured and observed traffic share,
         invocations, 4xx/5xx rates, p50/p99 model latency, p99 router overhead, live workers."""
         table = self.router.table(name)
-        metrics, now = self.router.metrics, time.time()
+        metrics, now = self.metrics, time.time()
         rows: list[dict[str, Any]] = []
         for fleet in table.fleets:
             weights = sum(v.weight for v in fleet.variants) or 1.0
@@ -338,7 +358,13 @@ class EndpointService:
                 if row.name in self._running:
                     continue
             if row.status == "Creating":
-                self._set_status(row.name, "Failed", "the server stopped while the endpoint was being created")
+                stopped = "the server stopped while the endpoint was being created"
+                with self.store.begin() as conn:
+                    conn.execute(update(serving_deployments)
+                                 .where(serving_deployments.c.endpoint == row.name,
+                                        serving_deployments.c.outcome == "InProgress")
+                                 .values(outcome="Failed", reason=stopped, ended_at=_now()))
+                self._set_status(row.name, "Failed", stopped)
                 continue
             if row.status not in ("InService", "Updating", "RollingBack"):
                 continue
@@ -358,6 +384,7 @@ class EndpointService:
             with self._lock:
                 self._running[row.name] = running
             self.router.set_table(RoutingTable(row.name, (self._share(running, 1.0),)))
+            self.metrics.start()
             self._set_capture(row.name, running)
             self._set_status(row.name, "InService", reason)
             restored.append(row.name)
@@ -373,6 +400,7 @@ class EndpointService:
             running, self._running = list(self._running.values()), {}
         for item in running:
             item.stop(0)
+        self.metrics.close()
 
     # ---- internals ----------------------------------------------------------------------
     def _endpoint_row(self, name: str) -> Any:
@@ -593,3 +621,14 @@ class EndpointService:
             if variant.get("ModelVersion"):
                 version = lineage.artifact("model-version", variant["ModelVersion"])
                 lineage.associate(version, target, "DeployedAs")
+
+
+def _first_split(config: Any) -> str:
+    """How a new endpoint's traffic is split, for its deployment history."""
+    variants = config.variants
+    total = sum(float(v.get("InitialVariantWeight", 1.0)) for v in variants)
+    split = ", ".join(f"{float(v.get('InitialVariantWeight', 1.0)) / total:.0%} to variant {v['VariantName']}"
+                      f" ({v.get('ModelVersion') or v.get('ModelDataUrl')})" for v in variants)
+    shadows = "".join(f"; shadow variant {v['VariantName']} gets a {float(v.get('SamplingPercentage', 100)):g}% copy"
+                      for v in config.shadow_variants or [])
+    return f"created with config {config.name}: {split}{shadows}"

@@ -1,7 +1,9 @@
-"""Tables of podium.serving: endpoint configs, endpoints, deployments and their traffic shifts."""
+"""Tables of podium.serving: endpoint configs, endpoints, deployments and their traffic shifts,
+metric alarms and the metric buckets router processes share."""
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Float,
@@ -84,4 +86,23 @@ serving_alarm_history = Table(
     Column("state", String(20), nullable=False),
     Column("reason", Text, nullable=False),
     Index("ix_serving_alarm_history_alarm", "alarm"),
+)
+
+# Metric buckets each router process publishes about once a second (podium.metrics.shared), so
+# an alarm or a view sees the traffic of every process serving an endpoint. One row per process
+# (`source`), series and second, holding the bucket's whole content: count, sum, minimum,
+# maximum and the 1 % histogram bins as {bin: count}. Rows older than the retention are pruned.
+serving_metric_buckets = Table(
+    "serving_metric_buckets",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("dimensions", String(1000), primary_key=True),
+    Column("second", BigInteger, primary_key=True, autoincrement=False),
+    Column("source", String(64), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("total", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("histogram", JSON, nullable=False),
+    Index("ix_serving_metric_buckets_second", "second"),
 )
