@@ -310,8 +310,8 @@ def _workflow_executions(conn: Any, graph: _Graph) -> None:
                                   "version": run.version, "alias": run.alias,
                                   "started_at": _utc(run.start_time).isoformat()}.items() if v is not None
             }, at=run.start_time)
-            for target in targets:
-                graph.link(action, target, "AssociatedWith")
+            for node in targets:
+                graph.link(action, node, "AssociatedWith")
 
 
 def _deployments(conn: Any, graph: _Graph) -> None:
