@@ -10,6 +10,13 @@ child's peak RSS and CPU time, and the Podium/pandas ratios. Both variants produ
 
     python bench/batch_bench.py                 # 10 million rows
     python bench/batch_bench.py --rows 1000000 --repeat 3   # best of three per variant
+    python bench/batch_bench.py --floors        # CPU floors per stage, DuckDB and pandas
+    python bench/batch_bench.py --cpus 0        # every child pinned to core 0
+
+`--floors` times each stage on its own, in one child per engine, in the same run: DuckDB
+parsing the CSV, reading the Parquet, the recipe on rows already in memory and the Parquet
+write (with other codecs for comparison), and pandas' read_csv, read_parquet, the steps
+and to_parquet. Their sums are the least CPU either side can spend.
 """
 
 from __future__ import annotations
@@ -122,10 +129,17 @@ def output_glob(variant: str, output: Path) -> str:
 
 
 def run_pandas(source: str, output: str) -> int:
-    import numpy as np
     import pandas as pd
 
     df = pd.read_csv(source, parse_dates=["ts"]) if source.endswith(".csv") else pd.read_parquet(source)
+    df = pandas_steps(df)
+    df.to_parquet(output, index=False)
+    return len(df)
+
+
+def pandas_steps(df):  # type: ignore[no-untyped-def]
+    import numpy as np
+
     df = df[df["qty"] > 0]
     df["amount"] = df["amount"].fillna(df["amount"].mean())
     df["note"] = df["note"].str.strip()
@@ -143,12 +157,68 @@ def run_pandas(source: str, output: str) -> int:
     lo, hi = df["qty"].min(), df["qty"].max()
     df["qty_bin"] = np.minimum(np.floor((df["qty"] - lo) / (hi - lo) * 5), 4).astype("int32")
     df["tier"] = df["tier"].map({"bronze": 0, "silver": 1, "gold": 2}).fillna(-1).astype("int32")
-    df = df.drop(columns=["user"])
-    df.to_parquet(output, index=False)
-    return len(df)
+    return df.drop(columns=["user"])
+
+
+TYPES = {"id": "BIGINT", "user": "BIGINT", "city": "VARCHAR", "amount": "DOUBLE", "qty": "INTEGER",
+         "ts": "TIMESTAMP", "note": "VARCHAR", "tier": "VARCHAR"}
+
+
+def floors(engine: str, csv: str, parquet: str, output: str) -> dict[str, float]:
+    """CPU seconds of each stage on its own (see the module docstring)."""
+    times: dict[str, float] = {}
+
+    def timed(name: str, fn):  # type: ignore[no-untyped-def]
+        cpu = time.process_time()
+        value = fn()
+        times[name] = time.process_time() - cpu
+        return value
+
+    if engine == "pandas":
+        import pandas as pd
+
+        timed("csv parse", lambda: pd.read_csv(csv, parse_dates=["ts"]))
+        df = timed("parquet read", lambda: pd.read_parquet(parquet))
+        out = timed("recipe", lambda: pandas_steps(df))
+        timed("parquet write", lambda: out.to_parquet(output, index=False))
+        return times
+    from podium.prep import parse_recipe
+    from podium.prep.engine import connect
+    from podium.prep.executor import prepare, source_from
+
+    # DuckDB streams: a stage is timed as the difference between two queries that differ
+    # by it (EXPLAIN ANALYZE runs a query to the end and discards its rows).
+    con = connect()
+    con.execute("SET preserve_insertion_order = false")
+
+    def run(sql: str) -> None:
+        con.execute(sql).fetchall()
+
+    csv_src = source_from(con, csv, "csv_source")
+    pq_src = source_from(con, parquet, "pq_source")
+    recipe = parse_recipe(STEPS)
+    on_csv, on_pq = prepare(recipe, con, csv_src).sql, prepare(recipe, con, pq_src).sql
+    timed("csv parse", lambda: run(f"EXPLAIN ANALYZE SELECT * FROM {csv_src}"))
+    timed("parquet read", lambda: run(f"EXPLAIN ANALYZE SELECT * FROM {pq_src}"))
+    timed("read + recipe (parquet)", lambda: run(f"EXPLAIN ANALYZE {on_pq}"))
+    timed("read + recipe + write (parquet)", lambda: run(f"COPY ({on_pq}) TO '{output}' (FORMAT parquet)"))
+    timed("read + recipe + write (csv)", lambda: run(f"COPY ({on_csv}) TO '{output}' (FORMAT parquet)"))
+    timed("plain COPY parquet->parquet", lambda: run(f"COPY (SELECT * FROM {pq_src}) TO '{output}' (FORMAT parquet)"))
+    con.execute(f"CREATE TABLE r AS {on_pq}")
+    for codec in ("snappy", "lz4_raw", "zstd", "uncompressed"):
+        timed(f"write only, {codec}", lambda c=codec: run(f"COPY r TO '{output}' (FORMAT parquet, COMPRESSION {c})"))
+    times["recipe"] = times["read + recipe (parquet)"] - times["parquet read"]
+    times["parquet write"] = times["read + recipe + write (parquet)"] - times["read + recipe (parquet)"]
+    con.close()
+    return times
 
 
 def child(variant: str, source: str, output: str) -> None:
+    if variant.startswith("floors-"):
+        csv, parquet = source.split(",")
+        times = floors(variant.split("-", 1)[1], csv, parquet, output)
+        print(json.dumps({"floors": times, "peak_mib": peak_rss_kib() / 1024}))
+        return
     started, cpu = time.perf_counter(), time.process_time()
     run = {"podium": run_podium, "pandas": run_pandas, "job": run_job}[variant]
     rows = run(source, output)
@@ -170,16 +240,36 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def measure(variant: str, source: Path, output: Path) -> dict:
+CPUS: list[str] = []  # --cpus: taskset list for every child
+
+
+def measure(variant: str, source: Path | str, output: Path) -> dict:
+    pin = ["taskset", "-c", CPUS[0]] if CPUS else []
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", variant, "--source", str(source), "--output", str(output)],
+        [*pin, sys.executable, __file__, "--child", variant, "--source", str(source), "--output", str(output)],
         capture_output=True, text=True, check=False,
     )
     if proc.returncode != 0:
-        raise SystemExit(f"{variant} on {source.name} failed:\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"{variant} on {source} failed:\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["stages"] = [line for line in proc.stderr.splitlines() if line.startswith("job stages")]
     return result
+
+
+def print_floors(csv: Path, parquet: Path, folder: Path) -> None:
+    results = {}
+    for engine in ("pandas", "duckdb"):
+        results[engine] = measure(f"floors-{engine}", f"{csv},{parquet}", folder / f"floor-{engine}.parquet")
+        print(f"{engine}: peak {results[engine]['peak_mib']:.0f} MiB, load {os.getloadavg()[0]:.1f}")
+        for stage, cpu in results[engine]["floors"].items():
+            print(f"  {stage:34} {cpu:7.2f} cpu s")
+    pd_f, dk_f = results["pandas"]["floors"], results["duckdb"]["floors"]
+    for source in ("csv parse", "parquet read"):
+        pandas_total = pd_f[source] + pd_f["recipe"] + pd_f["parquet write"]
+        duck_total = dk_f[source] + dk_f["recipe"] + dk_f["parquet write"]
+        print(f"{source.split()[0]}: sum of stages pandas {pandas_total:.2f} / DuckDB {duck_total:.2f} cpu s "
+              f"-> CPU ratio {pandas_total / duck_total:.1f}x; if DuckDB only wrote the output: "
+              f"{pandas_total / dk_f['parquet write']:.1f}x")
 
 
 def checksum(path: Path | str) -> tuple[int, float, int]:
@@ -198,6 +288,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per variant; the fastest is reported")
     parser.add_argument("--variants", default="pandas,podium,job",
                         help="pandas (baseline), podium (the recipe to one file), job (the recipe as a batch job)")
+    parser.add_argument("--floors", action="store_true", help="time each stage on its own (see above)")
+    parser.add_argument("--cpus", help="run every child under taskset -c CPUS, e.g. 0 for one core")
     parser.add_argument("--child")
     parser.add_argument("--source")
     parser.add_argument("--output")
@@ -205,6 +297,8 @@ def main() -> None:
     if args.child:
         child(args.child, args.source, args.output)
         return
+    if args.cpus:
+        CPUS[:] = [args.cpus]
     with tempfile.TemporaryDirectory(prefix="podium-batch-bench-") as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
@@ -213,7 +307,10 @@ def main() -> None:
         print(f"generated {args.rows:,} rows in {time.perf_counter() - t0:.1f}s "
               f"(CSV {csv.stat().st_size / 2**20:.0f} MiB, Parquet {parquet.stat().st_size / 2**20:.0f} MiB); "
               f"recipe: {len(STEPS)} steps")
-        print(f"load average {os.getloadavg()[0]:.2f}")
+        print(f"load average {os.getloadavg()[0]:.2f}" + (f"; children pinned to CPUs {args.cpus}" if args.cpus else ""))
+        if args.floors:
+            print_floors(csv, parquet, folder)
+            return
         print(f"{'input':8} {'variant':8} {'seconds':>8} {'cpu s':>8} {'rows/s':>12} {'peak MiB':>9}")
         for source in (csv, parquet):
             print(f"load average {os.getloadavg()[0]:.2f}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -99,8 +98,7 @@ def run(
     Example: podium job run orders --bookmark pause
     Example: podium job run orders --bookmark pause --bookmark-from jr_aaa --bookmark-to jr_bbb
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from podium.cli.progress import progress_bars
     from podium.errors import ValidationError
     from podium.ingest.batch.runner import run_job
 
@@ -112,20 +110,10 @@ def run(
     state = cli_state(ctx)
     labels = {"list": "listing source", "read": "reading files", "transform": "recipe + contract",
               "write": "writing Parquet", "commit": "committing"}
-    if state.json:
-        result = run_job(state.settings, state.store, name, bookmark=bookmark, bookmark_range=span)  # type: ignore[arg-type]
-    else:
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TimeElapsedColumn(), console=state.console, transient=True) as bar:
-            tasks: dict[str, Any] = {}
-
-            def progress(phase: str, done: int, total: int) -> None:
-                if phase not in tasks:
-                    tasks[phase] = bar.add_task(labels.get(phase, phase), total=max(total, 1))
-                bar.update(tasks[phase], completed=done, total=max(total, 1))
-
-            result = run_job(state.settings, state.store, name, bookmark=bookmark,  # type: ignore[arg-type]
-                             bookmark_range=span, progress=progress)
+    with progress_bars(ctx, labels) as bars:
+        result = run_job(state.settings, state.store, name, bookmark=bookmark,  # type: ignore[arg-type]
+                         bookmark_range=span, progress=bars.phase if bars else None,
+                         query_progress=bars.query if bars else None)
     emit(ctx, result.to_dict(), title=f"run {result.number} of {name}")
 
 

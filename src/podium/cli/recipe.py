@@ -1,4 +1,4 @@
-"""`podium recipe`: check, preview, report on and export data-preparation recipes."""
+"""`podium recipe`: check, preview, run, report on and export data-preparation recipes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from podium.cli.context import cli_state, emit
 
-app = typer.Typer(help="Data preparation recipes: validate, preview, data-quality report, export.",
+app = typer.Typer(help="Data preparation recipes: validate, preview, run, data-quality report, export.",
                   no_args_is_help=True)
 
 
@@ -17,6 +17,11 @@ def _resolver(ctx: typer.Context) -> Any:
     from podium.catalog.resolver import CatalogResolver
 
     return CatalogResolver(cli_state(ctx).store)
+
+
+# What the queries behind each stage do, as the progress bars name them.
+_STAGES = {"sample": "reading the sample", "prepare": "checking + fitting steps", "recipe": "running the recipe",
+           "profile": "profiling columns", "write": "running + writing"}
 
 
 def _cell(value: Any) -> Any:
@@ -57,9 +62,12 @@ def preview_cmd(
 
     Example: podium recipe preview taxi.yaml 'data/*.csv' -n 3
     """
+    from podium.cli.progress import progress_bars
     from podium.prep import load_recipe, preview
 
-    views = preview(load_recipe(recipe), source, n=rows, sample=sample, resolver=_resolver(ctx))
+    with progress_bars(ctx, _STAGES) as bars:
+        views = preview(load_recipe(recipe), source, n=rows, sample=sample, resolver=_resolver(ctx),
+                        progress=bars.query if bars else None)
     if step is not None:
         views = [v for v in views if v.number == step]
     state = cli_state(ctx)
@@ -69,6 +77,29 @@ def preview_cmd(
     for v in views:
         data = [{k: _cell(x) for k, x in r.items()} for r in v.rows.to_pylist()]
         emit(ctx, data, columns=v.rows.column_names, title=f"step {v.number}: {v.op}" + (f" — {v.note}" if v.note else ""))
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    recipe: Path = typer.Argument(..., help="Recipe file (.yaml or .json)."),
+    source: str = typer.Argument(..., help="Data: a file, folder, glob or fsspec URL."),
+    output: str = typer.Option(..., "--output", "-o", help="File to write: .parquet or .csv (any fsspec URL)."),
+    memory_limit: str | None = typer.Option(None, "--memory-limit", help="DuckDB memory limit, e.g. '2GB'."),
+) -> None:
+    """Run a recipe over all of the source and write the result to one file.
+
+    Rows stream from the source to the file; their order is not kept.
+    Example: podium recipe run taxi.yaml 'data/*.csv' -o prepared.parquet
+    """
+    from podium.cli.progress import progress_bars
+    from podium.prep import load_recipe, run_recipe
+
+    parsed = load_recipe(recipe)
+    with progress_bars(ctx, _STAGES) as bars:
+        rows = run_recipe(parsed, source, output, resolver=_resolver(ctx), memory_limit=memory_limit,
+                          progress=bars.query if bars else None)
+    emit(ctx, {"recipe": parsed.name, "output": output, "rows": rows})
 
 
 @app.command("report")
@@ -83,11 +114,14 @@ def report(
 
     Example: podium recipe report taxi.yaml -s data/trips.csv --target tip -o quality.html
     """
+    from podium.cli.progress import progress_bars
     from podium.prep import load_recipe
     from podium.prep.report import recipe_report, render_html
 
     parsed = load_recipe(recipe) if recipe is not None else None
-    result = recipe_report(parsed, source, target=target, resolver=_resolver(ctx))
+    with progress_bars(ctx, _STAGES) as bars:
+        result = recipe_report(parsed, source, target=target, resolver=_resolver(ctx),
+                               progress=bars.query if bars else None)
     output.write_text(render_html(result), encoding="utf-8")
     leaks = [h["column"] for h in result.hints if h["kind"] == "leakage"]
     emit(ctx, {"report": str(output), "rows": result.rows, "columns": len(result.columns),
@@ -108,11 +142,13 @@ def export(
     Example: podium recipe export taxi.yaml --to script -s data/trips.csv -o taxi_recipe.py
     Example: podium recipe export taxi.yaml --to workflow --job taxi-nightly -o taxi.asl.json
     """
+    from podium.cli.progress import progress_bars
     from podium.errors import ValidationError
     from podium.prep import load_recipe, prepare
     from podium.prep.engine import connect
     from podium.prep.executor import source_from
     from podium.prep.export import to_script, workflow_json
+    from podium.prep.progress import watch_query
 
     parsed = load_recipe(recipe)
     if to == "script":
@@ -121,7 +157,8 @@ def export(
         con = connect()
         try:
             name = source_from(con, source, "source")
-            text = to_script(prepare(parsed, con, name, resolver=_resolver(ctx)), [source])
+            with progress_bars(ctx, _STAGES) as bars, watch_query(con, "prepare", bars.query if bars else None):
+                text = to_script(prepare(parsed, con, name, resolver=_resolver(ctx)), [source])
         finally:
             con.close()
     elif to == "workflow":

@@ -23,7 +23,9 @@ def connect(
     """An in-memory DuckDB connection configured for recipes."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+    # Progress is tracked (so `podium.prep.progress` can read it) but never printed.
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit is not None:

@@ -22,8 +22,9 @@ import pyarrow as pa
 from podium.errors import ValidationError
 from podium.prep import steps as S
 from podium.prep.compiler import RightTable, StepInput, chain_sql, compile_step, fit_sql, needs_fit
+from podium.prep.progress import QueryProgress, watch_query
 from podium.prep.quoting import ident
-from podium.prep.readers import ReadOptions, read_sql
+from podium.prep.readers import ReadOptions, pinned_read_sql, read_sql
 from podium.prep.recipe import Recipe
 
 
@@ -249,7 +250,7 @@ def source_from(con: duckdb.DuckDBPyConnection, data: Any, name: str = "source")
         paths = [data] if isinstance(data, str) else list(data)
         for p in paths:
             ensure_filesystem(con, p)
-        con.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT * FROM {read_sql(paths)}")
+        con.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT * FROM {pinned_read_sql(con, paths)}")
     else:
         con.register(f"{name}_data", data)
         con.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT * FROM {ident(name + '_data')}")
@@ -276,28 +277,30 @@ def run_recipe(
     *,
     resolver: TableResolver | None = None,
     memory_limit: str | None = None,
+    progress: QueryProgress | None = None,
 ) -> int:
     """Run `recipe` over `source` and write the result to `output` (.parquet or .csv);
     returns the number of rows written. Rows stream from the source to the file (steps
     that need statistics read their input once more); the output's row order is not
-    guaranteed, which lets DuckDB write in parallel with little memory."""
+    guaranteed, which lets DuckDB write in parallel with little memory.
+
+    `progress(stage, percent)` is called from a watcher thread while the queries run:
+    stage "prepare" (checking the steps and fitting statistics, one query per fitted step)
+    then "write" (the single query that reads, transforms and writes every row)."""
     from podium.prep.engine import connect, ensure_filesystem
 
     con = connect(memory_limit=memory_limit)
     try:
         con.execute("SET preserve_insertion_order = false")
         src = source_from(con, source)
-        prepared = prepare(recipe, con, src, resolver=resolver)
+        with watch_query(con, "prepare", progress):
+            prepared = prepare(recipe, con, src, resolver=resolver)
         ensure_filesystem(con, output)
         fmt = "csv" if output.lower().endswith(".csv") else "parquet"
         target = output.replace("'", "''")
-        con.execute(f"COPY ({prepared.sql}) TO '{target}' (FORMAT {fmt})")
-        return _rows_written(con, output, fmt)
+        with watch_query(con, "write", progress):
+            # COPY returns the number of rows it wrote: no second read of the output.
+            written = con.execute(f"COPY ({prepared.sql}) TO '{target}' (FORMAT {fmt})").fetchall()
+        return int(written[0][0])
     finally:
         con.close()
-
-
-def _rows_written(con: duckdb.DuckDBPyConnection, output: str, fmt: str) -> int:
-    target = output.replace("'", "''")
-    reader = "read_parquet" if fmt == "parquet" else "read_csv"
-    return int(con.execute(f"SELECT count(*) FROM {reader}('{target}')").fetchall()[0][0])

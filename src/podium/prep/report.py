@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from podium.prep.plots import bar_chart
+from podium.prep.progress import QueryProgress, watch_query
 from podium.prep.quoting import ident
 
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -226,9 +227,12 @@ def render_html(report: Report) -> str:
 
 
 def recipe_report(
-    recipe: Any, source: Any, *, target: str | None = None, resolver: Any = None, title: str | None = None
+    recipe: Any, source: Any, *, target: str | None = None, resolver: Any = None, title: str | None = None,
+    progress: QueryProgress | None = None,
 ) -> Report:
-    """The report over the output of `recipe` (None: the source itself) on `source`."""
+    """The report over the output of `recipe` (None: the source itself) on `source`.
+    `progress(stage, percent)` follows the running queries (`podium.prep.progress`):
+    stages "prepare", "recipe" (computing the output once) and "profile"."""
     from podium.prep.engine import connect
     from podium.prep.executor import prepare, source_from
 
@@ -237,10 +241,13 @@ def recipe_report(
         src = source_from(con, source)
         relation = src
         if recipe is not None and recipe.steps:
-            prepared = prepare(recipe, con, src, resolver=resolver)
-            con.execute(f"CREATE TABLE report_input AS {prepared.sql}")
+            with watch_query(con, "prepare", progress):
+                prepared = prepare(recipe, con, src, resolver=resolver)
+            with watch_query(con, "recipe", progress):
+                con.execute(f"CREATE TABLE report_input AS {prepared.sql}")
             relation = "report_input"
         name = title or (f"Data quality report: {recipe.name}" if recipe is not None else "Data quality report")
-        return profile(con, relation, target=target, title=name)
+        with watch_query(con, "profile", progress):
+            return profile(con, relation, target=target, title=name)
     finally:
         con.close()

@@ -98,3 +98,45 @@ def test_invalid_recipe_exits_with_step_number(tmp_path: Path, monkeypatch: pyte
         main(["recipe", "check", str(bad)])
     assert info.value.code == 1
     assert "error [ValidationError]: invalid recipe: step 2 (fill)" in capsys.readouterr().err
+
+
+def _big_parquet(folder: Path, rows: int) -> None:
+    import duckdb
+
+    duckdb.sql(
+        f"COPY (SELECT i AS id, ['paris', 'lyon', 'nice'][CAST(hash(i) % 3 AS INTEGER) + 1] AS city, "
+        f"CAST(hash(i * 7) % 100 AS INTEGER) AS amount FROM range({rows}) t(i)) "
+        f"TO '{folder / 'big.parquet'}' (FORMAT parquet)"
+    )
+
+
+def test_job_run_bars_only_on_a_terminal(tmp_path: Path, src_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    for key in list(__import__("os").environ):
+        if key.startswith("PODIUM_") or key in ("FORCE_COLOR", "TTY_COMPATIBLE"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("PODIUM_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    _big_parquet(src_dir, 12_000_000)
+    (tmp_path / "job.yaml").write_text(
+        f"name: orders\nsource: {{path: '{src_dir}'}}\n"
+        "recipe: [{op: text, column: city, func: upper}, {op: scale, columns: [amount], method: standard}]\n"
+        "output: {dataset: orders}\nbookmark: disable\n"
+    )
+    runner = CliRunner()
+    assert runner.invoke(app, ["--json", "job", "create", "job.yaml"]).exit_code == 0
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
+    piped = runner.invoke(app, ["job", "run", "orders"])
+    assert piped.exit_code == 0, piped.output
+    assert piped.stderr == "" and "━" not in piped.stdout and "SUCCEEDED" in piped.stdout
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    shown = runner.invoke(app, ["--json", "job", "run", "orders"])
+    assert shown.exit_code == 0 and shown.stderr == ""
+    assert json.loads(shown.stdout)["rows_written"] == 12_000_000
+    shown = runner.invoke(app, ["job", "run", "orders"])
+    assert shown.exit_code == 0, shown.output
+    assert "━" not in shown.stdout and "writing Parquet" in shown.stderr
+    # Bars moved inside the phases whose work is one DuckDB query (0/1 then 1/1 otherwise).
+    inside = {(label, int(p)) for label, p in re.findall(r"(recipe \+ contract|writing Parquet)\S*\s.*?(\d+)%", shown.stderr)}
+    assert [p for _, p in inside if 0 < p < 100], shown.stderr[-2000:]

@@ -252,3 +252,23 @@ def test_contract_plans(settings, store, src_dir: Path, tmp_path: Path, write_cs
              output={"dataset": "sampled"}, bookmark="disable")
     sampled = run_job(settings, store, "sampled")
     assert sampled.details["plan"] == "table" and (sampled.rows_written, sampled.rows_quarantined) == (2, 1)
+
+
+def test_query_progress_moves_during_the_write(settings, store, src_dir: Path, make_job) -> None:
+    import duckdb
+
+    duckdb.sql(
+        "COPY (SELECT i AS id, ['paris', 'lyon'][CAST(hash(i) % 2 AS INTEGER) + 1] AS city, "
+        f"CAST(hash(i * 7) % 100 AS INTEGER) AS amount FROM range(12000000) t(i)) TO '{src_dir / 'big.parquet'}'"
+    )
+    make_job(store, src_dir, name="big", output={"dataset": "big"}, bookmark="disable",
+             recipe=[{"op": "text", "column": "city", "func": "upper"}])
+    phases: list[str] = []
+    seen: list[tuple[str, float, str]] = []
+    result = run_job(settings, store, "big", progress=lambda p, d, t: phases.append(p),
+                     query_progress=lambda stage, pct: seen.append((stage, pct, phases[-1])))
+    assert result.rows_written == 12_000_000
+    # Each value belongs to the phase that was running when it was reported.
+    assert all(stage == phase for stage, _, phase in seen), seen
+    writes = [pct for stage, pct, _ in seen if stage == "write"]
+    assert len(writes) >= 2 and writes[0] < 100, seen

@@ -48,6 +48,7 @@ from podium.ingest.batch.sources import (
 )
 from podium.prep.engine import connect
 from podium.prep.executor import prepare
+from podium.prep.progress import QueryProgress, watch_query
 from podium.prep.quoting import ident, literal
 from podium.store import Store
 from podium.store.tables.ingest import (
@@ -232,12 +233,18 @@ def run_job(
     bookmark: BookmarkOption | None = None,
     bookmark_range: tuple[str, str] | None = None,
     progress: Progress | None = None,
+    query_progress: QueryProgress | None = None,
     timeout_minutes: float | None = None,
 ) -> RunResult:
     """Run job `name` once; `bookmark` overrides the job's bookmark option for this run.
     `bookmark_range=(from_run, to_run)` (with pause) reads again the files that the
     bookmarked runs after `from_run` up to `to_run` read, and moves nothing.
     `timeout_minutes` overrides the job's timeout for this run.
+
+    `progress(phase, done, total)` is called on this thread as phases start and end (an
+    exception it raises stops the run); `query_progress(phase, percent)` is called from a
+    watcher thread while one of the long queries of "read", "transform" or "write" runs
+    (see `podium.prep.progress`), so a display can move during a single big query.
 
     Returns the run's record; a run that fails raises after recording its final state:
     FAILED (a `PodiumError` for failures the user can fix), TIMEOUT (a `PodiumError` with
@@ -258,7 +265,7 @@ def run_job(
         try:
             return _attempt(
                 settings, store, job, version, option, bookmark_range, progress, timeout_minutes,
-                {"attempt": attempt, "previous_run_id": previous}, outcome,
+                {"attempt": attempt, "previous_run_id": previous}, outcome, query_progress=query_progress,
             )
         except Exception:
             # Glue retries a failed run as a new run with the next attempt number; a run
@@ -272,7 +279,7 @@ def run_job(
 def _attempt(
     settings: Any, store: Store, job: JobDefinition, version: int, option: str,
     bookmark_range: tuple[str, str] | None, progress: Progress | None, timeout_minutes: float | None,
-    attempt: dict[str, Any], outcome: dict[str, str],
+    attempt: dict[str, Any], outcome: dict[str, str], *, query_progress: QueryProgress | None = None,
 ) -> RunResult:
     lake = Lake(settings.lake_url)
     started = time.monotonic()
@@ -283,7 +290,7 @@ def _attempt(
     try:
         result = _execute(
             settings, store, job, option, run_id, number, lake, workdir, published, started, progress,
-            bookmark_range, deadline, attempt,
+            bookmark_range, deadline, attempt, query_progress,
         )
     except BaseException as exc:
         deadline.cancel()
@@ -328,6 +335,7 @@ def _execute(
     bookmark_range: tuple[str, str] | None,
     deadline: Deadline,
     attempt: dict[str, Any],
+    query_progress: QueryProgress | None = None,
 ) -> RunResult:
     user_tell = progress or (lambda phase, done, total: None)
 
@@ -355,20 +363,24 @@ def _execute(
             if not pending:
                 return _record_empty(store, job, option, run_id, number, state, started, attempt)
             tell("read", 0, len(pending))
-            load = load_files(
-                con, pending, job.source.read, workdir / "lines", on_file=lambda done, total: tell("read", done, total)
-            )
+            with watch_query(con, "read", query_progress):
+                load = load_files(
+                    con, pending, job.source.read, workdir / "lines", on_file=lambda done, total: tell("read", done, total)
+                )
         else:
-            load, key_high = _load_table(store, con, job, key_high)
+            with watch_query(con, "read", query_progress):
+                load, key_high = _load_table(store, con, job, key_high)
             tell("list", 1, 1)
             if load.rows_parsed == 0 and load.rows_rejected == 0:
                 return _record_empty(store, job, option, run_id, number, state, started, attempt)
         tell("transform", 0, 1)
-        counts = _transform_and_check(store, con, job, load)
+        with watch_query(con, "transform", query_progress):
+            counts = _transform_and_check(store, con, job, load)
         tell("transform", 1, 1)
         tell("write", 0, 1)
-        outputs, schema = _write_outputs(con, job, run_id, workdir, counts)
-        quarantine = _write_quarantine(con, run_id, workdir, load, counts)
+        with watch_query(con, "write", query_progress):
+            outputs, schema = _write_outputs(con, job, run_id, workdir, counts)
+            quarantine = _write_quarantine(con, run_id, workdir, load, counts)
         tell("write", 1, 1)
         written = sum(rows for _, _, rows, _ in outputs)
         quarantined = quarantine[1] if quarantine else 0
