@@ -98,3 +98,80 @@ def test_start_without_blocking_then_wait_on_many(handlers: str) -> None:
         assert info.value.error == "States.Timeout"
         last = pool.start(double, {"x": 4}, block=False)
         assert last is not None and pool.result(last)["x"] == 8
+
+
+def test_queued_invocations_answer_in_order_from_one_process(handlers: str) -> None:
+    """With queue_depth, non-blocking starts queue behind a busy process instead of failing;
+    `ready` says which reply may be collected without waiting."""
+    double = FunctionSpec("double", f"{handlers}:double", timeout_seconds=5)
+    with FunctionPool(1, queue_depth=4) as pool:
+        calls = [pool.start(double, {"x": i}, block=False, defer=True) for i in range(4)]
+        assert all(call is not None for call in calls)
+        assert pool.start(double, {"x": 9}, block=False) is None  # the queue is full
+        pool.flush()
+        results = [pool.result(call) for call in reversed(calls)]  # any order of collection
+        assert [r["x"] for r in reversed(results)] == [0, 2, 4, 6]
+        assert len({r["pid"] for r in results}) == 1
+        # Each one's timeout (and Lambda's remaining time) starts when it starts, not when queued.
+        assert all(r["remaining_ms"] > 4000 for r in results)
+        again = pool.start(double, {"x": 5}, block=False)
+        assert again is not None and pool.result(again)["x"] == 10
+
+
+def test_invocations_queued_behind_a_hung_one_run_in_a_fresh_process(handlers: str) -> None:
+    hang = FunctionSpec("hang", f"{handlers}:hang", timeout_seconds=0.5)
+    double = FunctionSpec("double", f"{handlers}:double")
+    with FunctionPool(1, queue_depth=3) as pool:
+        stuck = pool.start(hang, {}, block=False)
+        behind = [pool.start(double, {"x": i}, block=False) for i in (1, 2)]
+        assert stuck is not None and all(call is not None for call in behind)
+        assert not pool.ready(behind[0])  # not its turn: the hung call is first in the pipe
+        with pytest.raises(FunctionError) as info:
+            pool.result(stuck)
+        assert info.value.error == "States.Timeout"
+        answers = [pool.result(call) for call in behind]  # type: ignore[arg-type]
+        assert [a["x"] for a in answers] == [2, 4]
+        assert answers[0]["pid"] == answers[1]["pid"] != stuck.worker.process.pid
+
+
+def test_queued_invocations_count_against_the_function_concurrency(handlers: str) -> None:
+    limited = spec(handlers, "slow", concurrency=1)
+    with FunctionPool(2, queue_depth=4) as pool:
+        first = pool.start(limited, {"seconds": 0.1}, block=False)
+        assert first is not None
+        assert pool.start(limited, {"seconds": 0.1}, block=False) is None  # not even queued
+        pool.result(first)
+        second = pool.start(limited, {"seconds": 0.1}, block=False)
+        assert second is not None and pool.result(second) > 0
+
+
+def test_a_blocking_caller_is_not_starved_by_queued_invocations(handlers: str) -> None:
+    """While a blocking caller waits for a process, nothing more is queued: the busy process
+    drains and the caller gets it."""
+    slow = FunctionSpec("slow", f"{handlers}:slow")
+    with FunctionPool(1, queue_depth=4) as pool:
+        first = pool.start(slow, {"seconds": 0.3}, block=False)
+        assert first is not None
+        answer: list[float] = []
+        waiter = threading.Thread(target=lambda: answer.append(pool.invoke(slow, {"seconds": 0})))
+        waiter.start()
+        time.sleep(0.1)  # the waiter is blocked on the pool's only process
+        assert pool.start(slow, {"seconds": 0}, block=False) is None  # not queued in front of it
+        pool.result(first)
+        waiter.join(10)
+        assert answer
+
+
+def test_an_abandoned_call_does_not_hold_up_the_one_queued_behind_it(handlers: str) -> None:
+    slow = FunctionSpec("slow", f"{handlers}:slow")
+    double = FunctionSpec("double", f"{handlers}:double")
+    with FunctionPool(1, queue_depth=2) as pool:
+        dropped = pool.start(slow, {"seconds": 0.2}, block=False)
+        kept = pool.start(double, {"x": 4}, block=False)
+        assert dropped is not None and kept is not None
+        pool.abandon(dropped)  # the process keeps running: `kept` is queued in it
+        deadline = time.monotonic() + 10
+        while not pool.ready(kept) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool.ready(kept)  # a loop that collects only ready calls gets to it
+        assert pool.result(kept)["x"] == 8

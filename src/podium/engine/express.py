@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from podium.asl.step import (
     CancelTask,
@@ -41,6 +41,17 @@ if TYPE_CHECKING:
 
 LEASE_SECONDS = 30.0
 
+# Built once: building a statement costs more than running it (a short EXPRESS run is a few).
+_x = engine_executions
+_STARTING = select(_x.c.input, _x.c.revision_id).where(_x.c.arn == bindparam("b_arn"))
+_HELD = (_x.c.arn == bindparam("b_arn")) & (_x.c.lease_owner == bindparam("b_owner")) & (_x.c.status == RUNNING)
+_RENEW = update(_x).where(_HELD).values(lease_expiry=bindparam("lease_expiry"), wake_at=bindparam("lease_expiry"))
+_FINISH = update(_x).where(_HELD).values(
+    status=bindparam("status"), output=bindparam("output"), error=bindparam("error"),
+    cause=bindparam("cause"), stop_time=bindparam("stop_time"), wake_at=None, lease_owner=None,
+    lease_expiry=None,
+)
+
 
 def run_express(engine: Engine, arn: str, owner: str, lease_seconds: float = LEASE_SECONDS) -> str | None:
     """Run the leased EXPRESS execution `arn` to its end; returns its final status.
@@ -49,10 +60,7 @@ def run_express(engine: Engine, arn: str, owner: str, lease_seconds: float = LEA
     worker took it over after this one stalled): then nothing is written.
     """
     with engine.store.connect() as connection:
-        row = connection.execute(
-            select(engine_executions.c.input, engine_executions.c.revision_id)
-            .where(engine_executions.c.arn == arn)
-        ).mappings().one()
+        row = connection.execute(_STARTING, {"b_arn": arn}).mappings().one()
         machine = engine.machines.get(connection, row["revision_id"])
     run_state = RunState()
     results: queue.SimpleQueue[tuple[str, TaskOutcome]] = queue.SimpleQueue()
@@ -118,26 +126,21 @@ def _submit(
 def _renew(engine: Engine, arn: str, owner: str, lease_seconds: float) -> bool:
     now = time.time()
     with engine.store.begin() as connection:
-        return bool(connection.execute(update(engine_executions).where(
-            (engine_executions.c.arn == arn) & (engine_executions.c.lease_owner == owner)
-            & (engine_executions.c.status == RUNNING)
-        ).values(lease_expiry=now + lease_seconds, wake_at=now + lease_seconds)).rowcount)
+        return bool(connection.execute(_RENEW, {
+            "b_arn": arn, "b_owner": owner, "lease_expiry": now + lease_seconds,
+        }).rowcount)
 
 
 def _finish(engine: Engine, arn: str, owner: str, finished: Finished) -> str | None:
     values: dict[str, Any] = {
+        "b_arn": arn,
+        "b_owner": owner,
         "status": finished.status,
         "output": dumps(finished.output) if finished.status == "SUCCEEDED" else None,
         "error": finished.error,
         "cause": finished.cause,
         "stop_time": to_datetime(time.time()),
-        "wake_at": None,
-        "lease_owner": None,
-        "lease_expiry": None,
     }
     with engine.store.begin() as connection:
-        written = connection.execute(update(engine_executions).where(
-            (engine_executions.c.arn == arn) & (engine_executions.c.lease_owner == owner)
-            & (engine_executions.c.status == RUNNING)
-        ).values(**values)).rowcount
+        written = connection.execute(_FINISH, values).rowcount
     return finished.status if written else None

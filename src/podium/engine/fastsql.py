@@ -17,12 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, or_
+from sqlalchemy import Boolean, Connection, Float, or_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 
 _SQLITE_NAMED = sqlite.dialect(paramstyle="named")
+# Types whose bind processor SQLite does not need: a FLOAT column stores an int as REAL by its
+# affinity, and the driver stores a bool as 1/0 (the processors only convert, per row).
+_SQLITE_NATIVE = (Float, Boolean)
 
 
 class _Compiled(NamedTuple):
@@ -43,10 +46,15 @@ class Sql:
     def _compile(self, dialect: Dialect) -> _Compiled:
         hit = self._compiled.get(dialect.name)
         if hit is None:
-            compiled = self.statement.compile(dialect=_SQLITE_NAMED if dialect.name == "sqlite" else dialect)
+            compiled = self.statement.compile(  # type: ignore[attr-defined]
+                dialect=_SQLITE_NAMED if dialect.name == "sqlite" else dialect
+            )
             if compiled.positional:
                 raise ValueError(f"{dialect.name}: fastsql needs a named or pyformat paramstyle")
-            processors = tuple(compiled._bind_processors.items())  # noqa: SLF001
+            processors = tuple(
+                (name, process) for name, process in compiled._bind_processors.items()  # noqa: SLF001
+                if not (dialect.name == "sqlite" and isinstance(compiled.binds[name].type, _SQLITE_NATIVE))
+            )
             # Values bound when the statement was built (e.g. a literal LIMIT) are sent too.
             fixed = {name: bind.effective_value for bind, name in compiled.bind_names.items() if not bind.required}
             hit = _Compiled(compiled.string, processors, fixed)
@@ -57,7 +65,7 @@ class Sql:
         """Run with one parameter set; returns the driver cursor (rowcount, fetch*)."""
         text, processors, fixed = self._compile(connection.dialect)
         values = _processed({**fixed, **params} if fixed and params else fixed or params or {}, processors)
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = _driver(connection).cursor()
         cursor.execute(text, values)
         return cursor
 
@@ -72,7 +80,7 @@ class Sql:
             # carry one timestamp): convert each distinct object once.
             memo: dict[tuple[str, int], Any] = {}
             rows = [_processed(row, processors, memo) for row in rows]
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = _driver(connection).cursor()
         cursor.executemany(text, rows)
         cursor.close()
 
@@ -102,6 +110,16 @@ class Sql:
         values = [row[0] for row in cursor.fetchall()]
         cursor.close()
         return values
+
+
+def _driver(connection: Connection) -> Any:
+    """The DB-API connection under `connection`: its pooled connection's plain attribute when
+    it holds one (`connection.connection.driver_connection` is three property calls, and a
+    transition runs a dozen statements); sync drivers only, where the two are the same."""
+    pooled = connection._dbapi_connection  # noqa: SLF001
+    if pooled is None:  # invalidated: let SQLAlchemy reconnect (or raise)
+        return connection.connection.driver_connection
+    return pooled.dbapi_connection
 
 
 def any_of(column: Any, values: Sequence[Any]) -> Any:

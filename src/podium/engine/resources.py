@@ -55,14 +55,17 @@ class ResourceRouter:
             return self.finish(started)
         return self._run_handler(request)
 
-    def start(self, request: TaskRequest, *, block: bool = False) -> TaskOutcome | PendingCall | object | None:
+    def start(
+        self, request: TaskRequest, *, block: bool = False, defer: bool = False
+    ) -> TaskOutcome | PendingCall | object | None:
         """Begin the call without waiting for it, where that needs no thread.
 
         Returns a TaskOutcome when the call is already decided (a bad request, an unknown
         function), a PendingCall for a function invocation now running in a subprocess
         (`finish` it once `connection` is readable or its deadline passed), BUSY when no
         function slot is free right now (without `block`), or None for a registered
-        handler, which runs in the caller's thread (`run`).
+        handler, which runs in the caller's thread (`run`). With `defer`, the call reaches its
+        process at the next `flush()`.
         """
         resource = request.resource
         base = resource.removesuffix(WAIT_FOR_TOKEN)
@@ -85,7 +88,7 @@ class ResourceRouter:
         try:
             invocation = self.pool.start(
                 self.functions.get(name), payload, request_id=request_id,
-                timeout_seconds=request.timeout_seconds, block=block,
+                timeout_seconds=request.timeout_seconds, block=block, defer=defer,
             )
         except FunctionError as exc:
             return TaskOutcome(error=exc.error, cause=exc.cause)
@@ -106,6 +109,14 @@ class ResourceRouter:
         if call.waiting:
             return TaskOutcome(waiting=True)
         return TaskOutcome(output=lambdas.wrap_result(result, call.integration))
+
+    def flush(self) -> None:
+        """Send the calls started with `defer`."""
+        self.pool.flush()
+
+    def ready(self, call: PendingCall) -> bool:
+        """True when `finish(call)` will not wait (see `FunctionPool.ready`)."""
+        return self.pool.ready(call.invocation)
 
     def abandon(self, call: PendingCall) -> None:
         self.pool.abandon(call.invocation)

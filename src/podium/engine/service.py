@@ -88,7 +88,18 @@ _BY_NAME = select(engine_executions).where(
     (engine_executions.c.state_machine == bindparam("b_machine"))
     & (engine_executions.c.name == bindparam("b_name"))
 )
+# Built once: building a statement costs more than running it (StartSyncExecution runs these).
+_EXECUTION_ROW = select(engine_executions).where(engine_executions.c.arn == bindparam("b_arn"))
+_CLAIM_EXPRESS = update(engine_executions).where(
+    (engine_executions.c.arn == bindparam("b_arn")) & (engine_executions.c.status == RUNNING)
+    & or_(engine_executions.c.wake_at.is_(None), engine_executions.c.wake_at <= bindparam("b_now"))
+).values(lease_owner=bindparam("lease_owner"), lease_expiry=bindparam("lease_expiry"),
+         wake_at=bindparam("lease_expiry"))
 
+# Function calls the worker's loop may queue in one function process's pipe (FunctionPool's
+# queue_depth): with the default two processes and max_in_flight 64, every in-flight call is
+# queued in a pipe and none waits on a thread.
+FUNCTION_QUEUE_DEPTH = 32
 
 class Engine:
     """Durable Step Functions-style workflows over a metadata store."""
@@ -124,7 +135,9 @@ class Engine:
         if self._router is None:
             from podium.engine.resources import ResourceRouter
 
-            self._pool = FunctionPool(self._function_pool_size)
+            # The worker's loop queues function calls in the processes' pipes (up to
+            # FUNCTION_QUEUE_DEPTH each), so a process never idles through the loop's transaction.
+            self._pool = FunctionPool(self._function_pool_size, queue_depth=FUNCTION_QUEUE_DEPTH)
             self._router = ResourceRouter(self.functions, self._pool)
             resources = self._resources
             if callable(resources):  # a factory: build the handlers only when a Task first runs
@@ -382,7 +395,7 @@ class Engine:
                     if existing is not None:
                         return existing
                 revision, version, alias = self._resolve(connection, target, machine_row)  # type: ignore[arg-type]
-                workflow_type = machine_row["type"]
+                workflow_type = machine_row["type"]  # type: ignore[index]
                 arn = arns.execution_arn(target.state_machine, execution_name, workflow_type == EXPRESS)
                 start_time = to_datetime(now)
                 _INSERT_EXECUTION.execute(connection, {
@@ -597,11 +610,9 @@ class Engine:
         """Take the lease on a RUNNING EXPRESS execution whose lease is free or expired."""
         now = time.time()
         with self.store.begin() as connection:
-            return bool(connection.execute(update(engine_executions).where(
-                (engine_executions.c.arn == arn) & (engine_executions.c.status == RUNNING)
-                & or_(engine_executions.c.wake_at.is_(None), engine_executions.c.wake_at <= now)
-            ).values(lease_owner=owner, lease_expiry=now + lease_seconds,
-                     wake_at=now + lease_seconds)).rowcount)
+            return bool(connection.execute(_CLAIM_EXPRESS, {
+                "b_arn": arn, "b_now": now, "lease_owner": owner, "lease_expiry": now + lease_seconds,
+            }).rowcount)
 
     # ------------------------------------------------------------------ internals
 
@@ -784,9 +795,7 @@ class Engine:
         return row  # type: ignore[return-value]
 
     def _execution_row(self, connection: Connection, arn: str) -> RowMapping:
-        row = connection.execute(
-            select(engine_executions).where(engine_executions.c.arn == arn)
-        ).mappings().first()
+        row = connection.execute(_EXECUTION_ROW, {"b_arn": arn}).mappings().first()
         if row is None:
             raise NotFoundError(f"execution {arn!r} does not exist", code="ExecutionDoesNotExist")
         return row

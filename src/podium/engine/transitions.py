@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from podium.asl.definition import StateMachine, compile_definition
+from podium.asl.runstate import dumps_compact
 from podium.asl.step import (
     CancelTask,
     Event,
@@ -106,13 +107,9 @@ def close_task_statement(accept: Sequence[str]) -> Sql:
     return statement
 
 
-# One encoder for every call: json.dumps with keyword arguments builds a new one each time,
-# which costs more than encoding a history event's details.
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def dumps(value: Any) -> str:
-    return _ENCODE(value)
+# Compact JSON from one encoder built once: json.dumps with keyword arguments builds a new one
+# each time, which costs more than encoding a history event's details.
+dumps = dumps_compact
 
 
 def to_datetime(epoch: float) -> datetime:

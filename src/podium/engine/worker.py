@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -278,6 +279,10 @@ class Worker:
         threaded = False
         for request in dispatch:
             threaded |= self._submit(request)
+        if dispatch:
+            flush = getattr(self.engine.executor, "flush", None)
+            if flush is not None:
+                flush()
         if threaded:
             # Hand the GIL to the executor threads now rather than at the next forced switch
             # (5 ms): it is most of a Task's dispatch latency otherwise.
@@ -317,19 +322,50 @@ class Worker:
         dispatch: list[TaskRequest],
         express: list[str],
     ) -> int:
-        with connection.begin():
-            done = self._apply_results(connection, results, now, dispatch)
-            if poll:
-                self._next_poll = now + self.poll_interval
-                done += self._fire_timers(connection, now, dispatch)
-                done += self._claim_express(connection, now, express)
-                done += self._claim_tasks(connection, now, dispatch)
-            elif self._backlog and self._free() - len(dispatch) >= max(1, self.max_in_flight // 4):
-                # A fan-out larger than max_in_flight: refill now rather than at the next poll,
-                # in batches (each claim is a query), while the in-flight calls keep running.
-                done += self._claim_tasks(connection, now, dispatch)
-            if now - self._renewed_at > self.lease_seconds / 3:
-                self._renew_leases(connection, now)
+        if self.store.dialect != "sqlite":
+            with connection.begin():
+                return self._work(connection, results, now, poll, dispatch, express)
+        # On the driver: SQLAlchemy's Transaction costs more than BEGIN and COMMIT themselves
+        # (one transaction per Task). A statement run through SQLAlchemy inside (the polls')
+        # autobegins its own Transaction on top, which the store's BEGIN listener leaves alone
+        # (the driver is in a transaction already); then its commit is the one that commits.
+        driver = connection.connection.driver_connection
+        driver.execute("BEGIN IMMEDIATE").close()  # type: ignore[union-attr]
+        try:
+            done = self._work(connection, results, now, poll, dispatch, express)
+        except BaseException:
+            if connection.in_transaction():
+                connection.rollback()
+            if driver.in_transaction:  # type: ignore[union-attr]
+                driver.rollback()  # type: ignore[union-attr]
+            raise
+        if connection.in_transaction():
+            connection.commit()
+        else:
+            driver.commit()  # type: ignore[union-attr]
+        return done
+
+    def _work(
+        self,
+        connection: Connection,
+        results: list[tuple[TaskRequest, TaskOutcome]],
+        now: float,
+        poll: bool,
+        dispatch: list[TaskRequest],
+        express: list[str],
+    ) -> int:
+        done = self._apply_results(connection, results, now, dispatch)
+        if poll:
+            self._next_poll = now + self.poll_interval
+            done += self._fire_timers(connection, now, dispatch)
+            done += self._claim_express(connection, now, express)
+            done += self._claim_tasks(connection, now, dispatch)
+        elif self._backlog and self._free() - len(dispatch) >= max(1, self.max_in_flight // 4):
+            # A fan-out larger than max_in_flight: refill now rather than at the next poll,
+            # in batches (each claim is a query), while the in-flight calls keep running.
+            done += self._claim_tasks(connection, now, dispatch)
+        if now - self._renewed_at > self.lease_seconds / 3:
+            self._renew_leases(connection, now)
         return done
 
     # ------------------------------------------------------------------ steps of an iteration
@@ -480,7 +516,7 @@ class Worker:
                 connection.close()
 
     def _advance(
-        self, connection: Connection, row: RowMapping, events: list[Event], now: float, claimed: int = 0
+        self, connection: Connection, row: Mapping[str, Any], events: list[Event], now: float, claimed: int = 0
     ) -> list[TaskRequest]:
         if not events:
             return []
@@ -556,15 +592,24 @@ class Worker:
             ready = _readable(waitables, 0.0)
         else:
             return []
-        if not self._direct:
-            return []
-        now = time.monotonic()
-        finished, running = [], []
-        for call in self._direct:
-            (finished if call.connection in ready or call.deadline <= now else running).append(call)
-        self._direct = running
+        if not ready:
+            if not self._direct:
+                return []
+            now = time.monotonic()
+            if all(call.deadline > now for call in self._direct):
+                return []
         executor = self.engine.executor
-        return [(call.request, executor.finish(call)) for call in finished]  # type: ignore[attr-defined]
+        is_ready = executor.ready  # type: ignore[attr-defined]
+        finished, running = [], []
+        # In dispatch order, which is each process's queue order: a call whose reply follows
+        # its predecessor's in the same pipe is collected in this same pass.
+        for call in self._direct:
+            if is_ready(call):
+                finished.append((call.request, executor.finish(call)))  # type: ignore[attr-defined]
+            else:
+                running.append(call)
+        self._direct = running
+        return finished
 
     def _run_express(self, arn: str) -> None:
         try:

@@ -9,25 +9,38 @@ Guarantees:
   its peak RSS grew past the function's `memory_mb`; then it is retired and a fresh one started.
 - At most `size` invocations run at once overall, and at most `spec.concurrency` of one function;
   callers beyond that wait for a slot (they are not rejected).
+- With `queue_depth` > 1, a non-blocking `start` that finds every process busy may queue its
+  invocation behind up to `queue_depth - 1` others in a process's pipe (the engine's worker
+  loop does: the process then never idles while the loop is in a transaction). A queued
+  invocation counts against its function's concurrency, its timeout starts when the one
+  before it has answered, and if a process dies or is killed the invocations queued behind
+  the lost one (which never started) are sent again to a fresh process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
 
 from podium.functions.errors import EXIT_ERROR, TIMEOUT, FunctionError
 from podium.functions.registry import FunctionSpec
+
+# Bytes of requests that may sit in one process's pipe (queued invocations): below the pipe's
+# 64 KiB, so queueing never blocks the sender, which must keep reading replies.
+QUEUE_BYTES = 32 * 1024
 
 
 class _Worker:
@@ -56,11 +69,34 @@ class _Worker:
         self._requests = Connection(request_write, readable=False)
         self.connection = Connection(reply_read, writable=False)
         self.invocations = 0
+        # Invocations sent and not yet answered, in the order the process runs them.
+        self.pending: deque[Invocation] = deque()
+        # Set while a blocking caller owns the process: nothing may queue behind its invocation.
+        self.exclusive = False
+        # Held while a reply is read, so two callers never split one message.
+        self.reading = threading.Lock()
+        # Deferred requests (`start(defer=True)`), written together by `FunctionPool.flush`.
+        self.outbox: list[bytes] = []
+        # Registered once: Connection.poll builds a selector at every call (twice per call).
+        self._replies = select.poll()
+        self._replies.register(reply_read, select.POLLIN)
 
-    def send(self, message: Any) -> None:
-        # Plain data (names, JSON values): the C pickler, not multiprocessing's ForkingPickler
-        # (a Python subclass with its own reducer table); `recv` on the other end reads either.
-        self._requests.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+    def answered(self, timeout: float = 0.0) -> bool:
+        """A reply can be read (or the process is gone: EOF) within `timeout` seconds."""
+        return bool(self._replies.poll(min(math.ceil(timeout * 1000), 2**31 - 1) if timeout > 0 else 0))
+
+    def send(self, message: bytes) -> None:
+        self._requests.send_bytes(message)
+
+    def send_outbox(self) -> None:
+        """Write the deferred requests in one system call (one wake-up of the process), framed
+        as `send` frames each (`recv` reads them one by one)."""
+        data = b"".join(_frame(message) for message in self.outbox)
+        self.outbox.clear()
+        view = memoryview(data)
+        fd = self._requests.fileno()
+        while view:
+            view = view[os.write(fd, view):]
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -87,10 +123,15 @@ class _Worker:
         return f"Runtime exited with error: exit status {code}"
 
 
+def _frame(message: bytes) -> bytes:
+    # multiprocessing.connection's framing: a signed 32-bit big-endian length, then the bytes.
+    return len(message).to_bytes(4, "big", signed=True) + message
+
+
 class Invocation:
     """One invocation in flight (see `FunctionPool.start`)."""
 
-    __slots__ = ("deadline", "limit", "released", "spec", "timeout", "worker")
+    __slots__ = ("abandoned", "deadline", "limit", "message", "released", "reply", "spec", "timeout", "worker")
 
     def __init__(
         self, spec: FunctionSpec, worker: _Worker, deadline: float, timeout: float,
@@ -98,10 +139,15 @@ class Invocation:
     ) -> None:
         self.spec = spec
         self.worker = worker
-        self.deadline = deadline  # time.monotonic()
+        # time.monotonic(); infinite while queued behind another invocation (its timeout
+        # starts when that one has answered).
+        self.deadline = deadline
         self.timeout = timeout
         self.limit = limit
         self.released = False
+        self.abandoned = False
+        self.message = b""
+        self.reply: Any = None
 
     @property
     def connection(self) -> Connection:
@@ -112,15 +158,24 @@ class Invocation:
 class FunctionPool:
     """Runs `FunctionSpec` invocations in up to `size` reusable subprocesses."""
 
-    def __init__(self, size: int = 4, *, extra_paths: list[str] | None = None) -> None:
+    def __init__(self, size: int = 4, *, extra_paths: list[str] | None = None, queue_depth: int = 1) -> None:
         if size < 1:
             raise ValueError("size must be >= 1")
+        if queue_depth < 1:
+            raise ValueError("queue_depth must be >= 1")
         self.size = size
+        self.queue_depth = queue_depth
         self._extra_paths = list(extra_paths or [])
         self._idle: list[_Worker] = []
+        # Busy processes running non-blocking callers' invocations: more may queue behind them.
+        self._shared: list[_Worker] = []
         self._lock = threading.Lock()
+        # One per busy process (queued invocations ride on their process's).
         self._slots = threading.BoundedSemaphore(size)
         self._function_slots: dict[str, threading.BoundedSemaphore] = {}
+        # Blocking callers waiting for a process: nothing is queued meanwhile, so the busy
+        # processes drain and one of them gets free (a queue refilled forever would starve them).
+        self._waiting = 0
         self._closed = False
 
     def invoke(
@@ -144,87 +199,253 @@ class FunctionPool:
         request_id: str | None = None,
         timeout_seconds: float | None = None,
         block: bool = True,
+        defer: bool = False,
     ) -> Invocation | None:
         """Send an invocation to a worker process and return at once; `result()` collects it.
 
+        With `defer` (non-blocking callers only), the request is held until `flush()`, which
+        writes each process's deferred requests at once: a caller starting many calls wakes
+        each process once. It must call `flush()` before waiting for any of them.
+
         Without `block`, returns None when no slot is free now (the pool's size or the
-        function's concurrency is used up) instead of waiting for one. The returned
-        Invocation's `connection` becomes readable when the reply (or the process's death)
-        arrives, so a caller can wait on many with `multiprocessing.connection.wait`.
+        function's concurrency is used up, and no process has room in its queue) instead of
+        waiting for one. The returned Invocation's `connection` becomes readable when a reply
+        (or the process's death) arrives; with queued invocations a reply is the first
+        unanswered one's, so a caller collects an invocation once `ready()` says so.
         """
         timeout = spec.timeout_seconds if timeout_seconds is None else min(
             timeout_seconds, spec.timeout_seconds
         )
         limit = self._function_slot(spec)
-        if not self._slots.acquire(blocking=block):
-            return None
         if limit is not None and not limit.acquire(blocking=block):
-            self._slots.release()
             return None
-        invocation = Invocation(spec, None, time.monotonic() + timeout, timeout, limit)  # type: ignore[arg-type]
-        try:
-            invocation.worker = self._checkout()
-        except BaseException:
-            self._release(invocation)
-            raise
         context = {
             "function_name": spec.name,
             "invoked_function_arn": spec.arn,
             "memory_limit_in_mb": spec.memory_mb,
             "aws_request_id": request_id or str(uuid.uuid4()),
             "deadline": time.time() + timeout,
+            "timeout": timeout,
         }
+        invocation = Invocation(spec, None, time.monotonic() + timeout, timeout, limit)  # type: ignore[arg-type]
+        # Plain data (names, JSON values): the C pickler, not multiprocessing's ForkingPickler
+        # (a Python subclass with its own reducer table); `recv` on the other end reads either.
+        invocation.message = pickle.dumps((spec.target, event, context), pickle.HIGHEST_PROTOCOL)
+        defer = defer and not block
+        if not self._slots.acquire(blocking=False):
+            if not block:
+                if self.queue_depth > 1 and self._enqueue(invocation, defer):
+                    return invocation
+                self._release_limit(invocation)
+                return None
+            with self._lock:
+                self._waiting += 1
+            try:
+                self._slots.acquire()
+            finally:
+                with self._lock:
+                    self._waiting -= 1
         try:
-            invocation.worker.send((spec.target, event, context))
+            worker = self._checkout()
+        except BaseException:
+            self._release_limit(invocation)
+            self._slots.release()
+            raise
+        invocation.worker = worker
+        worker.exclusive = block
+        if defer:
+            with self._lock:
+                worker.pending.append(invocation)
+                worker.outbox.append(invocation.message)
+                self._shared.append(worker)
+            return invocation
+        worker.pending.append(invocation)
+        try:
+            worker.send(invocation.message)
         except (OSError, ValueError) as exc:
-            invocation.worker.kill()
-            self._release(invocation)
+            worker.kill()
+            worker.pending.clear()
+            self._release_limit(invocation)
+            self._slots.release()
             raise FunctionError(EXIT_ERROR, f"Runtime exited before the invocation: {exc}") from None
+        if not block:
+            # Only now: an invocation queued behind this one must reach the pipe after it.
+            with self._lock:
+                self._shared.append(worker)
         return invocation
+
+    def ready(self, invocation: Invocation) -> bool:
+        """True when `result(invocation)` returns without waiting: its reply (or its process's
+        death) has arrived, or its deadline passed. Cheap; for loops that poll many."""
+        if invocation.reply is not None:
+            return True
+        worker = invocation.worker
+        try:
+            first = worker.pending[0]
+        except IndexError:  # answered meanwhile by another reader
+            return invocation.reply is not None
+        if first is not invocation:
+            # Behind an abandoned call, whose reply nobody else will read: result() drops it.
+            return first.abandoned and worker.answered() and list(worker.pending)[1:2] == [invocation]
+        if invocation.deadline <= time.monotonic():
+            return True
+        return worker.answered()
 
     def result(self, invocation: Invocation) -> Any:
         """Wait (until the invocation's deadline at most) for its result, or raise FunctionError.
 
         Past the deadline the process is killed and the invocation is `States.Timeout`.
+        Replies of invocations queued before it in the same process are read first (and kept
+        for their own `result`).
         """
-        worker, spec = invocation.worker, invocation.spec
-        try:
-            if not worker.connection.poll(max(0.0, invocation.deadline - time.monotonic())):
-                worker.kill()
-                raise FunctionError(
-                    TIMEOUT, f"function {spec.name!r} timed out after {invocation.timeout:g} seconds"
-                )
-            try:
-                reply = worker.connection.recv()
-            except (EOFError, OSError):
-                description = worker.exit_description()
-                worker.kill()
-                raise FunctionError(EXIT_ERROR, f"function {spec.name!r}: {description}") from None
-            worker.invocations += 1
-            max_rss_kb = reply[-1]
-            if max_rss_kb > spec.memory_mb * 1024:
-                worker.kill()  # a leak stops here: the next invocation gets a fresh process
-            else:
-                self._checkin(worker)
-        finally:
-            # After the check-in: whoever takes the slot next finds the process idle.
-            self._release(invocation)
+        while invocation.reply is None:
+            worker = invocation.worker
+            with worker.reading:
+                if invocation.reply is not None or worker is not invocation.worker:
+                    continue  # answered, or sent again to a fresh process, meanwhile
+                if not worker.pending:  # abandoned: its process is gone
+                    invocation.reply = FunctionError(EXIT_ERROR, f"function {invocation.spec.name!r}: abandoned")
+                    break
+                self._read_first(worker)
+        reply = invocation.reply
+        if isinstance(reply, FunctionError):
+            raise reply
         if reply[0] == "ok":
             return json.loads(reply[1])
         raise FunctionError(reply[1], reply[2], reply[3])
 
     def abandon(self, invocation: Invocation) -> None:
-        """Give up on an invocation without its result: its process is killed."""
-        invocation.worker.kill()
-        self._release(invocation)
+        """Give up on an invocation without its result; its process is killed once nothing else
+        is queued in it (otherwise its reply is dropped when it comes)."""
+        if invocation.reply is not None:
+            return  # it has ended already
+        invocation.abandoned = True
+        self._release_limit(invocation)
+        worker = invocation.worker
+        with self._lock:
+            if not all(queued.abandoned for queued in worker.pending):
+                return
+            owned = bool(worker.pending)
+            worker.pending.clear()
+            worker.outbox.clear()
+            if worker in self._shared:
+                self._shared.remove(worker)
+        worker.kill()
+        if owned:
+            self._slots.release()
 
-    def _release(self, invocation: Invocation) -> None:
+    def flush(self) -> None:
+        """Write the requests `start(defer=True)` held back."""
+        with self._lock:
+            for worker in self._shared:
+                if worker.outbox:
+                    # A dead process: its first invocation fails and the rest are sent again.
+                    with contextlib.suppress(OSError, ValueError):
+                        worker.send_outbox()
+
+    def _enqueue(self, invocation: Invocation, defer: bool) -> bool:
+        """Queue `invocation` behind the shortest queue that has room; False if none has."""
+        size = len(invocation.message)
+        with self._lock:
+            if self._waiting:
+                return False
+            target = None
+            for worker in self._shared:
+                queued = len(worker.pending)
+                if (queued < self.queue_depth and (target is None or queued < len(target.pending))
+                        and sum(len(i.message) for i in worker.pending) + size <= QUEUE_BYTES):
+                    target = worker
+            if target is None:
+                return False
+            invocation.worker = target
+            invocation.deadline = math.inf
+            target.pending.append(invocation)
+            target.outbox.append(invocation.message)
+            if not defer:
+                # Under the lock, so queue order is pipe order; QUEUE_BYTES keeps it from blocking.
+                with contextlib.suppress(OSError, ValueError):
+                    # A dead process: its first invocation fails and this one is sent again.
+                    target.send_outbox()
+        return True
+
+    def _read_first(self, worker: _Worker) -> None:
+        """Read the reply of `worker`'s first unanswered invocation into its `reply` (waiting up
+        to its deadline); a process that timed out, died or outgrew its memory is replaced."""
+        first = worker.pending[0]
+        reply: Any
+        lost = True
+        if not worker.answered(first.deadline - time.monotonic()):
+            reply = FunctionError(TIMEOUT, f"function {first.spec.name!r} timed out after {first.timeout:g} seconds")
+        else:
+            try:
+                reply = worker.connection.recv()
+            except (EOFError, OSError):
+                reply = FunctionError(EXIT_ERROR, f"function {first.spec.name!r}: {worker.exit_description()}")
+            else:
+                worker.invocations += 1
+                # A leak stops here: later invocations get a fresh process.
+                lost = reply[-1] > first.spec.memory_mb * 1024
+        with self._lock:
+            worker.pending.popleft()
+            first.reply = reply
+        self._release_limit(first)
+        if lost:
+            self._replace(worker)
+        else:
+            self._next(worker)
+
+    def _next(self, worker: _Worker) -> None:
+        """`worker` answered: start its next invocation's clock, or check it in, idle."""
+        with self._lock:
+            if worker.pending:
+                following = worker.pending[0]
+                if following.deadline == math.inf:
+                    following.deadline = time.monotonic() + following.timeout
+                return
+            if worker in self._shared:
+                self._shared.remove(worker)
+            worker.exclusive = False
+            closed = self._closed
+            if not closed:
+                self._idle.append(worker)
+        if closed:
+            worker.kill()
+        # After the check-in: whoever takes the slot next finds the process idle.
+        self._slots.release()
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill `worker`; the invocations queued in it (never started) go to a fresh process."""
+        worker.kill()
+        with self._lock:
+            rest = [queued for queued in worker.pending if not queued.abandoned]
+            worker.pending.clear()
+            worker.outbox.clear()
+            if worker in self._shared:
+                self._shared.remove(worker)
+            if not rest or self._closed:
+                for queued in rest:
+                    queued.reply = FunctionError(EXIT_ERROR, "the function pool is closed")
+                    self._release_limit(queued)
+                rest = []
+        if not rest:
+            self._slots.release()
+            return
+        fresh = _Worker(self._extra_paths)
+        rest[0].deadline = time.monotonic() + rest[0].timeout
+        with self._lock:
+            for queued in rest:
+                queued.worker = fresh
+                fresh.pending.append(queued)
+                with contextlib.suppress(OSError, ValueError):
+                    fresh.send(queued.message)
+            self._shared.append(fresh)
+
+    def _release_limit(self, invocation: Invocation) -> None:
         if invocation.released:
             return
         invocation.released = True
         if invocation.limit is not None:
             invocation.limit.release()
-        self._slots.release()
 
     def warm(self, count: int | None = None) -> None:
         """Start `count` (default: size) processes now rather than on first use."""
@@ -265,10 +486,3 @@ class FunctionPool:
                     return worker
                 worker.kill()
         return _Worker(self._extra_paths)
-
-    def _checkin(self, worker: _Worker) -> None:
-        with self._lock:
-            if not self._closed:
-                self._idle.append(worker)
-                return
-        worker.kill()

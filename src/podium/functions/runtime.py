@@ -12,6 +12,7 @@ import importlib
 import json
 import resource
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -29,11 +30,11 @@ class InvocationContext:
         self.invoked_function_arn: str = fields["invoked_function_arn"]
         self.memory_limit_in_mb: int = fields["memory_limit_in_mb"]
         self.aws_request_id: str = fields["aws_request_id"]
-        self._deadline: float = fields["deadline"]
+        # From when the invocation starts here: it may have waited in the pipe behind others.
+        timeout = fields.get("timeout")
+        self._deadline: float = fields["deadline"] if timeout is None else time.time() + timeout
 
     def get_remaining_time_in_millis(self) -> int:
-        import time
-
         return max(0, int((self._deadline - time.time()) * 1000))
 
 

@@ -10,10 +10,13 @@ leases, attempts and results); an executor only runs a `TaskRequest` and reports
 - No ordering between tasks is promised, and a task may run more than once over a crash
   (the worker dispatches at least once and ignores duplicate results).
 
-An executor may also offer `start(request)` / `finish(call)` (the local one does, for
-function calls): `start` returns a TaskOutcome, a pending call with a waitable `connection`
-and a `deadline`, or something else to mean "use submit"; the worker waits on the pending
-calls' connections in its own loop and `finish`es each once readable or past its deadline.
+An executor may also offer `start(request)` / `ready(call)` / `finish(call)` / `flush()` (the
+local one does, for function calls): `start` returns a TaskOutcome, a pending call with a
+waitable `connection` and a `deadline`, or something else to mean "use submit"; a started call
+may be held back until `flush()`, which the worker calls after starting a batch. The worker
+waits on the pending calls' connections in its own loop and `finish`es each call once
+`ready(call)` says its outcome is there (several calls may share one connection, answered in
+the order they were started) or its deadline passed.
 """
 
 from __future__ import annotations

@@ -31,11 +31,18 @@ class LocalExecutor:
     def start(self, request: TaskRequest) -> TaskOutcome | PendingCall | object | None:
         """Start a function call without a thread (see `ResourceRouter.start`): a TaskOutcome,
         a PendingCall to `finish` when its `connection` is readable, BUSY, or None when the
-        request needs `submit`."""
-        return self.router.start(request)
+        request needs `submit`. The call is sent at the next `flush()`, so a batch of calls
+        wakes each function process once."""
+        return self.router.start(request, defer=True)
+
+    def flush(self) -> None:
+        self.router.flush()
 
     def finish(self, call: PendingCall) -> TaskOutcome:
         return self.router.finish(call)
+
+    def ready(self, call: PendingCall) -> bool:
+        return self.router.ready(call)
 
     def abandon(self, call: PendingCall) -> None:
         self.router.abandon(call)
