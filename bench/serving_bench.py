@@ -9,7 +9,10 @@ request, which load from other processes does not change much.
 
 The server (API + router) runs in this process's uvicorn thread, the workers in their own
 processes, and the load comes from a separate process.
-Run: .venv/bin/python bench/serving_bench.py [--seconds 5] [--concurrency 8] [--pin]
+The router answers invocations as `podium serve` does (RouterHttpProtocol; `--asgi`: through
+FastInvocations) and reaches the worker over frames (`--transport http|both` for HTTP).
+Run: .venv/bin/python bench/serving_bench.py [--seconds 5] [--concurrency 8] [--repeat 3]
+     [--transport frames|http|both] [--asgi] [--pin]
 Before/after: PYTHONPATH=<an older checkout>/src .venv/bin/python bench/serving_bench.py
 """
 
@@ -140,6 +143,13 @@ def main() -> None:
     parser.add_argument("--pin", action="store_true",
                         help="Pin the router and the load process to CPU 0 and the model worker to CPU 1 "
                              "(direct calls too), so the worker has a core of its own in both cases.")
+    parser.add_argument("--transport", choices=("frames", "http", "both"), default="frames",
+                        help="Router to worker transport (podium.serving.frames, or HTTP/1.1); "
+                             "both: measure each, alternating.")
+    parser.add_argument("--repeat", type=int, default=1, help="Rounds of direct/routed pairs.")
+    parser.add_argument("--asgi", action="store_true",
+                        help="Answer invocations through ASGI (FastInvocations) instead of the router's "
+                             "HTTP protocol (podium.serving.http.RouterHttpProtocol), as before session 3.")
     args = parser.parse_args()
     pin = None
     if args.pin:
@@ -162,11 +172,19 @@ def main() -> None:
     port = sock.getsockname()[1]
     # As `podium serve` runs it: invocations answered ahead of the app's middleware and routing,
     # each response in one write.
+    protocol: dict[str, Any] = {}
     try:
         from podium.serving.http import CoalescingHttpToolsProtocol
-        protocol: dict[str, Any] = {"http": CoalescingHttpToolsProtocol}
+        protocol = {"http": CoalescingHttpToolsProtocol}
+        if not args.asgi:
+            from podium.api.serving import service_for
+            from podium.serving.http import router_protocol
+
+            context = app.state.podium
+            protocol = {"http": router_protocol(lambda endpoint, body, headers: service_for(
+                context).router.respond(endpoint, body, headers))}
     except ImportError:  # an older checkout, for before/after figures
-        protocol = {}
+        pass
     server = uvicorn.Server(uvicorn.Config(FastInvocations(app), log_level="warning", access_log=False,
                                            **protocol))
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
@@ -174,7 +192,13 @@ def main() -> None:
     while not server.started:
         time.sleep(0.05)
     client = httpx.Client(base_url=base, timeout=120)
-    print(f"concurrency {args.concurrency}, {args.seconds:g} s each, one worker per endpoint")
+    router = app.state.podium.services["endpoints"].router if "endpoints" in app.state.podium.services else None
+    transports = ("frames", "http") if args.transport == "both" else (args.transport,)
+    if router is None or not hasattr(router, "transport"):  # an older checkout
+        transports = ("http",)
+    print(f"concurrency {args.concurrency}, {args.seconds:g} s each, one worker per endpoint, "
+          f"transport {'/'.join(transports)}, "
+          f"{protocol['http'].__name__ if protocol else 'uvicorn httptools'}")
     for kind, label in (("dummy", "DummyClassifier (trivially cheap)"), ("forest", "RandomForest(20 trees)")):
         for name, sign in ((f"{kind}-1", 1.0), (f"{kind}-2", -1.0)):
             artifact = pack(work / name, sign, kind)
@@ -183,24 +207,35 @@ def main() -> None:
         client.post("/endpoints", json={"EndpointName": kind, "EndpointConfigName": f"{kind}-1"}).raise_for_status()
         service = app.state.podium.services["endpoints"]
         worker = service.router.table(kind).fleets[0].variants[0].fleet.workers[0]
-        direct = measure(f"{worker.url}/invocations", args.seconds, args.concurrency, worker.process.pid, pin)
-        routed = measure(f"{base}/endpoints/{kind}/invocations", args.seconds, args.concurrency,
-                         worker.process.pid, pin)
         print(label)
-        print(line("direct to worker", direct))
-        print(line("through router", routed))
-        print(f"  throughput ratio router/direct: {routed['rps'] / direct['rps']:.2f} (target >= 0.80); "
-              f"added latency p50 {routed['p50'] - direct['p50']:+.2f} ms, p99 {routed['p99'] - direct['p99']:+.2f} ms "
-              f"(target p99 <= 1 ms)")
-        if kind == "dummy":
-            # One request at a time: no queueing at the worker, so the p99 difference is what the
-            # router adds to a request (the overhead target), not where requests waited.
-            direct1 = measure(f"{worker.url}/invocations", args.seconds, 1, worker.process.pid, pin)
-            routed1 = measure(f"{base}/endpoints/{kind}/invocations", args.seconds, 1, worker.process.pid, pin)
-            print(line("direct, conc. 1", direct1))
-            print(line("router, conc. 1", routed1))
-            print(f"  added latency at concurrency 1: p50 {routed1['p50'] - direct1['p50']:+.2f} ms, "
-                  f"p99 {routed1['p99'] - direct1['p99']:+.2f} ms (target p99 <= 1 ms)")
+        # Direct and routed alternate (`--repeat` rounds), so a change in the machine's load
+        # from other processes hits both sides of a pair alike; medians over the rounds.
+        concurrencies = (args.concurrency, 1) if kind == "dummy" else (args.concurrency,)
+        pairs: dict[tuple[int, str], list[tuple[dict[str, float], dict[str, float]]]] = {}
+        for _ in range(args.repeat):
+            for concurrency in concurrencies:
+                direct = measure(f"{worker.url}/invocations", args.seconds, concurrency, worker.process.pid, pin)
+                print(line(f"direct, conc. {concurrency}", direct))
+                for transport in transports:
+                    if router is not None and hasattr(router, "transport"):
+                        router.transport = transport
+                    routed = measure(f"{base}/endpoints/{kind}/invocations", args.seconds, concurrency,
+                                     worker.process.pid, pin)
+                    print(line(f"{transport}, conc. {concurrency}", routed))
+                    pairs.setdefault((concurrency, transport), []).append((direct, routed))
+        if router is not None and hasattr(router, "transport"):
+            router.transport = transports[0]  # the canary below runs on the first transport
+        for (concurrency, transport), measured in pairs.items():
+            ratio = statistics.median(r["rps"] / d["rps"] for d, r in measured)
+            p50 = statistics.median(r["p50"] - d["p50"] for d, r in measured)
+            p99 = statistics.median(r["p99"] - d["p99"] for d, r in measured)
+            cpu = statistics.median(r["router_cpu_ms"] for _, r in measured)
+            worker_cpu = statistics.median(r["worker_cpu_ms"] for _, r in measured)
+            direct_cpu = statistics.median(d["worker_cpu_ms"] for d, _ in measured)
+            print(f"  SUMMARY {kind} {transport} conc {concurrency}: throughput ratio router/direct {ratio:.2f} "
+                  f"(target >= 0.80); added p50 {p50:+.2f} ms, p99 {p99:+.2f} ms (target p99 <= 1 ms); "
+                  f"CPU/req router {cpu:.3f} ms, worker {worker_cpu:.3f} ms (direct {direct_cpu:.3f} ms); "
+                  f"{len(measured)} rounds")
         overhead = service.router.metrics.statistic("OverheadLatency", (("EndpointName", kind),), "p99", 3600)
         print(f"  router overhead p99 as the router measures it (admission to reply): {overhead:.2f} ms")
 

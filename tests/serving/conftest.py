@@ -70,3 +70,28 @@ def switchable_model(tmp_path: Path) -> tuple[Path, Path]:
         return model.predict_proba(data)[:, 1]
 """
     return pack_model(tmp_path / "switchable", inference=inference), flag
+
+
+SLOW = """
+    import json, time
+
+    def predict_fn(data, model):
+        if data == [[9.0, 9.0]]:
+            time.sleep(3)
+        if data == [[7.0, 7.0]]:
+            raise ValueError("seven is not a number this model likes")
+        if data == [[5.0, 5.0]]:
+            return "five"
+        return model.predict_proba(data)[:, 1]
+
+    def output_fn(prediction, accept):
+        if isinstance(prediction, str):
+            return 5  # neither bytes nor str: the model's error, not the worker's
+        return json.dumps({"predictions": prediction.tolist()})
+"""
+
+
+@pytest.fixture
+def slow_model(tmp_path: Path) -> Path:
+    """Takes 3 s for [[9, 9]], raises for [[7, 7]], answers an int for [[5, 5]], predicts otherwise."""
+    return pack_model(tmp_path / "slow", inference=SLOW)

@@ -1,4 +1,5 @@
-"""The coalescing uvicorn protocol and the router's worker client, over real loopback sockets."""
+"""The coalescing uvicorn protocol, the router's HTTP protocol and its worker client, over real
+loopback sockets."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import socket
 import threading
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
 from podium.serving.client import WorkerClient
-from podium.serving.http import CoalescingHttpToolsProtocol, _CoalescingTransport
+from podium.serving.http import CoalescingHttpToolsProtocol, _CoalescingTransport, router_protocol
 
 
 def test_writes_of_one_loop_step_go_out_together_and_close_flushes_first() -> None:
@@ -104,3 +106,104 @@ def test_worker_client_raises_connection_error_for_a_dead_port() -> None:
 
     with pytest.raises(ConnectionError, match=str(port)):
         asyncio.run(scenario())
+
+
+# ---- the router's HTTP protocol: invocations below ASGI, the rest to the app ------------------
+async def _app_answer(scope: Any, receive: Any, send: Any) -> None:
+    """Stands for the API app: says it answered, and what it was asked."""
+    if scope["type"] != "http":
+        return
+    body, more = b"", True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    text = f"app {scope['method']} {scope['path']} {len(body)}".encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [
+        (b"content-type", b"text/plain"), (b"content-length", str(len(text)).encode())]})
+    await send({"type": "http.response.body", "body": text})
+
+
+async def _invoke(endpoint: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> Any:
+    if endpoint == "broken":
+        raise RuntimeError("a bug in the router")
+    if endpoint == "slow":
+        await asyncio.sleep(0.2)
+    found = dict(headers)
+    reply = f"{endpoint} {len(body)} {found.get(b'content-type', b'').decode()}".encode()
+    return 201, "text/x-invoked", reply, [(b"x-invoked-production-variant", b"Blue")]
+
+
+@pytest.fixture
+def router_server(request: Any) -> Any:
+    token = getattr(request, "param", None)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(_app_answer, log_level="critical", access_log=False, lifespan="off",
+                                           http=router_protocol(_invoke, token)))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.02)
+    yield sock.getsockname()[1]
+    server.should_exit = True
+    thread.join(5)
+
+
+def test_router_protocol_answers_invocations_and_passes_the_rest_on_one_connection(router_server: int) -> None:
+    with httpx.Client(base_url=f"http://127.0.0.1:{router_server}") as client:
+        first = client.post("/endpoints/ep/invocations", content=b"[[1]]", headers={"content-type": "text/csv"})
+        other = client.get("/endpoints/ep")
+        big = client.post("/endpoints/ep/invocations?x=1", content=b"x" * 300_000)
+        listed = client.post("/endpoints/ep/invocations/more", content=b"abc")
+        quoted = client.post("/endpoints/e%70/invocations", content=b"abc")  # unquoting is the app's
+        last = client.post("/endpoints/ep/invocations", content=b"")
+        connections = len(client._transport._pool.connections)
+    assert (first.status_code, first.text, first.headers["content-type"]) == (201, "ep 5 text/csv", "text/x-invoked")
+    assert first.headers["x-invoked-production-variant"] == "Blue" and "date" in first.headers
+    assert (other.status_code, other.text) == (200, "app GET /endpoints/ep 0")
+    assert big.text.startswith("ep 300000 ")
+    assert listed.text == "app POST /endpoints/ep/invocations/more 3"
+    assert quoted.text == "app POST /endpoints/ep/invocations 3"
+    assert last.text == "ep 0 " and connections == 1
+
+
+def test_router_protocol_keeps_pipelined_replies_in_order(router_server: int) -> None:
+    def request(path: str, body: bytes = b"") -> bytes:
+        method = b"POST" if body or "invocations" in path else b"GET"
+        return (method + b" " + path.encode() + b" HTTP/1.1\r\nhost: x\r\ncontent-length: "
+                + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+    with socket.create_connection(("127.0.0.1", router_server), timeout=5) as conn:
+        conn.sendall(request("/endpoints/slow/invocations", b"abc") + request("/endpoints/ep/invocations", b"de")
+                     + request("/health") + request("/endpoints/ep/invocations", b"f"))
+        received, bodies = b"", []
+        while len(bodies) < 4:
+            chunk = conn.recv(65536)
+            assert chunk, f"connection closed after {bodies}"
+            received += chunk
+            while b"\r\n\r\n" in received:  # take whole responses off the front
+                head, rest = received.split(b"\r\n\r\n", 1)
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                if len(rest) < length:
+                    break
+                bodies.append(rest[:length])
+                received = rest[length:]
+    assert bodies == [b"slow 3 ", b"ep 2 ", b"app GET /health 0", b"ep 1 "]
+
+
+def test_router_protocol_reports_a_failing_invoke_as_500_and_closes(router_server: int) -> None:
+    with httpx.Client(base_url=f"http://127.0.0.1:{router_server}") as client:
+        reply = client.post("/endpoints/broken/invocations", content=b"x")
+        after = client.post("/endpoints/ep/invocations", content=b"x")
+    assert (reply.status_code, reply.text, reply.headers["connection"]) == (500, "Internal Server Error", "close")
+    assert after.status_code == 201  # on a new connection
+
+
+@pytest.mark.parametrize("router_server", ["s3cret"], indirect=True)
+def test_router_protocol_leaves_requests_without_the_token_to_the_app(router_server: int) -> None:
+    url = f"http://127.0.0.1:{router_server}/endpoints/ep/invocations"
+    assert httpx.post(url, content=b"x").text == "app POST /endpoints/ep/invocations 1"
+    assert httpx.post(url, content=b"x", headers={"authorization": "Bearer wrong"}).text.startswith("app ")
+    assert httpx.post(url, content=b"x", headers={"authorization": "Bearer s3cret"}).text == "ep 1 "

@@ -31,18 +31,22 @@ def serve(
     import uvicorn
 
     from podium.api import create_app
-    from podium.api.serving import FastInvocations
+    from podium.api.serving import FastInvocations, service_for
     from podium.cli.server import bind_address
-    from podium.serving.http import CoalescingHttpToolsProtocol
+    from podium.serving.http import router_protocol
 
     state = cli_state(ctx)
     settings = state.settings
     bind_host, bind_port = bind_address(settings, host, port)
     app = create_app(settings, state.store)
-    # Invocations answered ahead of the app's middleware; each response sent in one write.
+    # Invocations answered by the HTTP protocol itself, below ASGI (and, for what it leaves to
+    # the app, ahead of the app's middleware); each response sent in one write.
+    context = app.state.podium
+    protocol = router_protocol(lambda endpoint, body, headers: service_for(context).router.respond(
+        endpoint, body, headers), settings.api_token)
     http = uvicorn.Server(uvicorn.Config(FastInvocations(app), host=bind_host, port=bind_port,
                                          log_level=settings.log_level.lower(), access_log=False,
-                                         http=CoalescingHttpToolsProtocol))
+                                         http=protocol))
     threading.Thread(target=_announce, args=(http, state.console), daemon=True).start()
     http.run()
 

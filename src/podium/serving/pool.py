@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from podium.errors import PodiumError
+from podium.serving.frames import parse_printable
 from podium.serving.worker import extract
 
 STARTUP_TIMEOUT = 60.0
@@ -30,6 +31,7 @@ class WorkerStartError(PodiumError):
 class Worker:
     process: subprocess.Popen[bytes]
     port: int
+    socket: str | None = None  # the frame transport's Unix socket (podium.serving.frames), if any
     in_flight: int = 0
     healthy: bool = True
 
@@ -117,7 +119,9 @@ class Fleet:
             process.kill()
             log_tail = (self.workdir / "worker.log").read_text(errors="replace")[-2000:]
             raise WorkerStartError(f"model worker for {self.artifact} did not start: {log_tail.strip()}")
-        worker = Worker(process=process, port=int(line.split()[1]))
+        fields = line.split()
+        worker = Worker(process=process, port=int(fields[1]),
+                        socket=parse_printable(fields[2]) if len(fields) > 2 else None)
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{worker.url}/ping", timeout=2).status_code == 200:
@@ -134,12 +138,18 @@ class Fleet:
         with self._lock:
             if self.stopped:
                 return None
-            live = [w for w in self.workers if w.alive() and w.port not in exclude]
+            # `returncode`, not `alive()`: no waitpid per request. A worker that died since the
+            # supervisor last looked fails its request with a connection error, and the router
+            # then marks it and tries another.
+            live = [w for w in self.workers
+                    if w.healthy and w.process.returncode is None and w.port not in exclude]
             if not live:
                 return None
-            offset = next(self._turn) % len(live)
-            rotated = live[offset:] + live[:offset]
-            chosen = min(rotated, key=lambda w: w.in_flight)
+            if len(live) == 1:
+                chosen = live[0]
+            else:
+                offset = next(self._turn) % len(live)
+                chosen = min(live[offset:] + live[:offset], key=lambda w: w.in_flight)
             chosen.in_flight += 1
             return chosen
 

@@ -1,8 +1,9 @@
 """The router: admits a request, picks fleet and variant, forwards it to a model worker,
 retries on another worker if one died, and records per-variant metrics.
 
-Requests go to workers over keep-alive HTTP/1.1 connections held by a `WorkerClient` (one per
-event loop; see podium.serving.client for why not aiohttp or httpx).
+Requests go to workers as frames over one Unix socket connection per worker
+(podium.serving.frames), or, for a worker without a frame socket or with `transport="http"`,
+over keep-alive HTTP/1.1 connections (podium.serving.client). Clients are per event loop.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import json
 import random
 import threading
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from podium.errors import NotFoundError
+from podium.errors import NotFoundError, PodiumError, ValidationError
 from podium.metrics.series import MetricStore, Recorder, dims
 from podium.serving.capture import CaptureWriter
 from podium.serving.client import WorkerClient
+from podium.serving.frames import FrameClient
 from podium.serving.routing import RoutingTable, ShadowRoute, choose
 
+TRANSPORTS = ("frames", "http")
 COUNTERS = ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "ShadowInvocations",
             "ShadowErrors")
 LATENCIES = ("ModelLatency", "OverheadLatency", "ShadowModelLatency", "ShadowPredictionDifference")
@@ -44,13 +48,17 @@ class Router:
     """Routes invocations for every endpoint. Tables are swapped atomically by deployments."""
 
     def __init__(self, metrics: MetricStore | None = None, rng: random.Random | None = None,
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 60.0, transport: str = "frames") -> None:
+        if transport not in TRANSPORTS:
+            raise ValidationError(f"Router transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+        self.transport = transport
         self.metrics = metrics or MetricStore()
         self._tables: dict[str, RoutingTable] = {}
         self._lock = threading.Lock()
         self._rng = rng or random.Random()
         self._timeout = timeout
         self._clients: dict[asyncio.AbstractEventLoop, WorkerClient] = {}
+        self._frame_clients: dict[asyncio.AbstractEventLoop, FrameClient] = {}
         self._recorders: dict[tuple[str, str, str], Recorder] = {}
         self._captures: dict[str, CaptureWriter] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -94,6 +102,17 @@ class Router:
             client = self._clients[loop] = WorkerClient(self._timeout)
         return client
 
+    def _post(self, worker: Any, body: bytes, content_type: str,
+              accept: str) -> Coroutine[Any, Any, tuple[int, bytes, str, float]]:
+        """Send one invocation to a worker: (status, body, content type, model ms)."""
+        if worker.socket is not None and self.transport == "frames":
+            loop = asyncio.get_running_loop()
+            frames = self._frame_clients.get(loop)
+            if frames is None:
+                frames = self._frame_clients[loop] = FrameClient(self._timeout)
+            return frames.post(worker.socket, body, content_type, accept)
+        return self._client().post("127.0.0.1", worker.port, body, content_type, accept)
+
     async def invoke(self, endpoint: str, body: bytes, content_type: str, accept: str,
                      target_variant: str | None = None) -> Reply:
         admitted = time.perf_counter()
@@ -123,8 +142,7 @@ class Router:
                 break
             tried.add(worker.port)  # pick() raised its in-flight count
             try:
-                status, content, returned_type, model_ms = await self._client().post(
-                    "127.0.0.1", worker.port, body, content_type, accept)
+                status, content, returned_type, model_ms = await self._post(worker, body, content_type, accept)
                 reply = Reply(status, content, returned_type)
             except TimeoutError:
                 reply = _error(504, "ModelTimeout", f"variant '{variant.name}' did not answer in time")
@@ -152,6 +170,30 @@ class Router:
                 task.add_done_callback(self._background.discard)
         return reply
 
+    async def respond(self, endpoint: str, body: bytes,
+                      headers: list[tuple[bytes, bytes]]) -> tuple[int, str, bytes, list[tuple[bytes, bytes]]]:
+        """InvokeEndpoint from an HTTP request's lower-cased headers: (status, content type, body,
+        extra response headers). Errors of the request itself (unknown endpoint or variant) are
+        answered as the API answers them. Used by `podium.serving.http.RouterHttpProtocol`."""
+        content_type = accept = "application/json"
+        target = short_target = None
+        for name, value in headers:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"accept":
+                accept = value.decode("latin-1")
+            elif name == b"x-amzn-sagemaker-target-variant":
+                target = value.decode("latin-1")
+            elif name == b"targetvariant":
+                short_target = value.decode("latin-1")
+        try:
+            reply = await self.invoke(endpoint, body, content_type, accept, target or short_target)
+        except PodiumError as exc:
+            return exc.http_status, "application/json", json.dumps(exc.to_dict()).encode(), []
+        return reply.status, reply.content_type, reply.body, [
+            (b"x-invoked-production-variant", (reply.variant or "").encode()),
+            (b"x-podium-endpoint-config", (reply.config_name or "").encode())]
+
     async def _shadow(self, endpoint: str, shadow: ShadowRoute, body: bytes, content_type: str,
                       accept: str, production: Reply) -> None:
         """Send a copy to the shadow variant; record its outcome and how it differs."""
@@ -163,8 +205,7 @@ class Router:
             self.metrics.put("ShadowErrors", 1, dimensions, now)
             return
         try:
-            status, content, returned_type, model_ms = await self._client().post(
-                "127.0.0.1", worker.port, body, content_type, accept)
+            status, content, returned_type, model_ms = await self._post(worker, body, content_type, accept)
         except OSError:  # ConnectionError, TimeoutError and the like
             self.metrics.put("ShadowErrors", 1, dimensions, now)
             return
@@ -206,9 +247,11 @@ class Router:
         await self.drain_shadows()
         for writer in list(self._captures.values()):
             writer.flush()
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            client.close()
+        loop = asyncio.get_running_loop()
+        for clients in (self._clients, self._frame_clients):
+            client = clients.pop(loop, None)
+            if client is not None:
+                client.close()
 
 
 def _prediction_difference(production: bytes, shadow: bytes) -> float | None:

@@ -1,13 +1,18 @@
 """A model worker process: loads one model version and serves /ping and /invocations.
 
 Run as `python -m podium.serving.worker --artifact model.tar.gz --workdir DIR [--entry-point F]`.
-It binds 127.0.0.1 on a free port and prints `READY <port>` once the model is loaded, so the
-pool that started it knows where to send traffic. A bad model can crash only this process.
+It binds 127.0.0.1 on a free port and, on Linux, an abstract Unix socket for the router's frame
+transport (podium.serving.frames), and prints `READY <port> [@<socket>]` once the model is
+loaded, so the pool that started it knows where to send traffic. A bad model can crash only
+this process.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
 import socket
 import sys
 import tarfile
@@ -16,6 +21,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from podium.serving.frames import printable, serve_frames, socket_name
 from podium.serving.handlers import ClientInputError, load_handler
 
 
@@ -29,10 +35,37 @@ def extract(artifact: Path, target: Path) -> Path:
     return target
 
 
+def answer(handler: Any, body: bytes, content_type: str, accept: str) -> tuple[int, bytes, str, float]:
+    """One invocation through the handler chain: (status, body, content type, model ms).
+    The HTTP route and the router's frame transport both answer through this."""
+    if accept == "*/*":
+        accept = "application/json"
+    started = time.perf_counter()
+    try:
+        # Inline, not on a thread: predictions are CPU-bound and hold the GIL, so a thread
+        # adds a GIL hand-off (up to the 5 ms switch interval) per request and no parallelism.
+        # One worker process serves one request at a time; capacity is InitialInstanceCount.
+        payload, returned_type = handler(body, content_type, accept)
+        if not isinstance(payload, bytes):
+            payload = bytes(memoryview(payload))  # bytearray and the like; anything else is a TypeError
+        returned_type.encode("latin-1")  # it becomes a header: a UnicodeEncodeError is the model's
+    except ClientInputError as exc:
+        return 400, _error_body(str(exc)), "application/json", 0.0
+    except Exception as exc:  # the model's own failure: report it, keep serving
+        traceback.print_exc(file=sys.stderr)
+        return 500, _error_body(f"{type(exc).__name__}: {exc}"), "application/json", 0.0
+    return 200, payload, returned_type, (time.perf_counter() - started) * 1000
+
+
+def _error_body(message: str) -> bytes:
+    return json.dumps({"code": "ModelError", "message": message}, ensure_ascii=False,
+                      separators=(",", ":")).encode()
+
+
 def build_app(handler: Any) -> Any:
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
+    from starlette.responses import Response
     from starlette.routing import Route
 
     async def ping(_request: Request) -> Response:
@@ -40,24 +73,11 @@ def build_app(handler: Any) -> Any:
 
     async def invocations(request: Request) -> Response:
         body = await request.body()
-        content_type = request.headers.get("content-type", "application/json")
-        accept = request.headers.get("accept", "application/json")
-        if accept == "*/*":
-            accept = "application/json"
-        started = time.perf_counter()
-        try:
-            # Inline, not on a thread: predictions are CPU-bound and hold the GIL, so a thread
-            # adds a GIL hand-off (up to the 5 ms switch interval) per request and no parallelism.
-            # One worker process serves one request at a time; capacity is InitialInstanceCount.
-            payload, returned_type = handler(body, content_type, accept)
-        except ClientInputError as exc:
-            return JSONResponse({"code": "ModelError", "message": str(exc)}, status_code=400)
-        except Exception as exc:  # the model's own failure: report it, keep serving
-            traceback.print_exc(file=sys.stderr)
-            return JSONResponse(
-                {"code": "ModelError", "message": f"{type(exc).__name__}: {exc}"}, status_code=500
-            )
-        model_ms = (time.perf_counter() - started) * 1000
+        headers = request.headers
+        status, payload, returned_type, model_ms = answer(
+            handler, body, headers.get("content-type", "application/json"), headers.get("accept", "application/json"))
+        if status != 200:
+            return Response(payload, status_code=status, media_type=returned_type)
         return Response(payload, media_type=returned_type, headers={"x-model-latency-ms": f"{model_ms:.3f}"})
 
     return Starlette(routes=[Route("/ping", ping, methods=["GET"]),
@@ -90,14 +110,25 @@ def main(argv: list[str] | None = None) -> None:
                             timeout_keep_alive=120, http=CoalescingHttpToolsProtocol)
     server = uvicorn.Server(config)
     _exit_with_parent(server)
-    print(f"READY {port}", flush=True)
-    server.run(sockets=[sock])
+    frames = socket_name(os.getpid())
+
+    async def serve() -> None:
+        listener = None
+        if frames is not None:
+            listener = await serve_frames(frames, lambda body, ctype, accept: answer(handler, body, ctype, accept))
+        print(f"READY {port}" + (f" {printable(frames)}" if frames else ""), flush=True)
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            if listener is not None:
+                listener.close()
+
+    asyncio.run(serve())
 
 
 def _exit_with_parent(server: Any, every: float = 1.0, grace: float = 10.0) -> None:
     """Stop when the process that started this worker is gone (killed, or exited without
     stopping its workers): an orphaned model worker would hold memory and a port forever."""
-    import os
     import threading
 
     parent = os.getppid()
