@@ -45,6 +45,8 @@ class Settings(BaseModel):
     server_host: str = "127.0.0.1"
     server_port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
+    # Serving: the largest endpoint invocation body the router accepts (413 above it).
+    max_invocation_bytes: int = Field(default=6 * 1024 * 1024, ge=1)
     # name -> "module.path:callable", or a table with handler and limits (podium.functions.registry)
     functions: dict[str, Any] = Field(default_factory=dict)
     config_file: Path | None = None
@@ -259,6 +261,9 @@ def render_default_config() -> str:
 # api_token = "change-me"
 # server_host = "127.0.0.1"
 # server_port = 8000
+
+# Serving: the largest endpoint invocation payload accepted (bytes; larger ones get 413).
+# max_invocation_bytes = 6291456
 
 log_level = "INFO"
 

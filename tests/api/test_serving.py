@@ -82,3 +82,20 @@ def test_fast_invocations_checks_the_token_and_passes_everything_else_on(tmp_pat
         assert missing.status_code == 404 and missing.json()["code"] == "NotFound"
         assert "endpoint 'ep'" in missing.json()["message"]
         assert client.get("/endpoints", headers=token).json() == []  # other routes reach the app
+
+
+def test_invocations_over_the_size_limit_are_answered_413(tmp_path: Path) -> None:
+    """Through FastInvocations and through the app's own route: the body is not kept and the
+    reply names the limit; a body at the limit reaches the router (404: no such endpoint)."""
+    from podium.api.serving import FastInvocations
+    from podium.store import open_store
+
+    settings = Settings.for_home(tmp_path / "home").model_copy(update={"max_invocation_bytes": 1000})
+    app = create_app(settings, open_store(settings))
+    for asgi in (FastInvocations(app), app):
+        with TestClient(asgi) as client:  # type: ignore[arg-type]
+            over = client.post("/endpoints/ep/invocations", content=b"x" * 1001)
+            assert over.status_code == 413 and over.json()["code"] == "PayloadTooLarge"
+            assert "limit of 1000 bytes" in over.json()["message"]
+            at_limit = client.post("/endpoints/ep/invocations", content=b"x" * 1000)
+            assert at_limit.status_code == 404 and at_limit.json()["code"] == "NotFound"

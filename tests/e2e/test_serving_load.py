@@ -346,7 +346,7 @@ def test_killed_workers_are_retried_restarted_and_restored_after_a_restart(serve
 
 def test_podium_server_answers_invocations_with_its_token(tmp_path: Path) -> None:
     """`podium server` (API, router; engine worker and scheduler off here) answers invocations
-    through the fast path ahead of its middleware, still requiring the bearer token."""
+    through the router's HTTP protocol (as `podium serve`), still requiring the bearer token."""
     token = "s3cret-token"
     server = Server(tmp_path, ("server", "--no-worker", "--no-scheduler"), env={"PODIUM_API_TOKEN": token})
     server.start()
@@ -365,6 +365,9 @@ def test_podium_server_answers_invocations_with_its_token(tmp_path: Path) -> Non
         wrong = server.http.post("/endpoints/ep/invocations", content=b"[[2.0, 0.0]]",
                                  headers={"authorization": "Bearer wrong", "content-type": "application/json"})
         assert wrong.status_code == 401
+        anonymous = server.http.post("/endpoints/ep/invocations", content=b"[[2.0, 0.0]]",
+                                     headers={"content-type": "application/json"})
+        assert anonymous.status_code == 401 and "predictions" not in anonymous.text
         missing = server.http.post("/endpoints/nope/invocations", content=b"[[2.0, 0.0]]",
                                    headers={**auth, "content-type": "application/json"})
         assert missing.status_code == 404 and "nope" in missing.json()["message"]

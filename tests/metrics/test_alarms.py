@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from podium.errors import ValidationError
 from podium.metrics import Alarm, AlarmState, MetricStore
-from podium.metrics.series import dims
+from podium.metrics.series import STATISTICS, Dimensions, dims
 
 
 def test_statistics_over_a_window() -> None:
@@ -80,9 +82,9 @@ def test_old_buckets_are_dropped_after_retention() -> None:
 
 def test_recorder_matches_put_many() -> None:
     names = ("Invocations", "ModelLatency")
-    sets = (dims(EndpointName="ep"), dims(EndpointName="ep", VariantName="a"))
+    sets = (dims(EndpointName="ep", VariantName="a"), dims(EndpointName="ep"))
     fast, plain = MetricStore(), MetricStore()
-    recorder = fast.recorder(names, sets)
+    recorder = fast.recorder(names, sets[0], rollups=sets[1:])
     for i, latency in enumerate([0.0, 2.5, 7.0, 40.0]):
         recorder.record((1, latency), at=100.0 + i)
         plain.put_many([(name, value, d) for d in sets for name, value in zip(names, (1, latency), strict=True)],
@@ -93,3 +95,51 @@ def test_recorder_matches_put_many() -> None:
                 plain.statistic("ModelLatency", d, statistic, 10, now=104)
         assert fast.total("Invocations", d) == plain.total("Invocations", d) == 4
     assert fast.prometheus(["Invocations"], ["ModelLatency"]) == plain.prometheus(["Invocations"], ["ModelLatency"])
+
+
+def test_rolled_up_series_are_the_sum_of_the_series_rolled_into_them() -> None:
+    """Two endpoint configs x two variants recorded once each; every rolled-up series (per
+    endpoint, per variant across configs, per config) reads as the sum of its parts, and as a
+    store that had every sample put under every dimension set."""
+    names = ("Invocations", "Invocation5XXErrors", "ModelLatency")
+    fast, plain = MetricStore(), MetricStore()
+    leaves = [(config, variant) for config in ("blue", "green") for variant in ("a", "b")]
+
+    def sets(config: str, variant: str) -> tuple[Dimensions, ...]:
+        return (dims(EndpointName="ep", EndpointConfigName=config, VariantName=variant), dims(EndpointName="ep"),
+                dims(EndpointName="ep", VariantName=variant), dims(EndpointName="ep", EndpointConfigName=config))
+
+    recorders = {leaf: fast.recorder(names, sets(*leaf)[0], rollups=sets(*leaf)[1:]) for leaf in leaves}
+    for i in range(40):
+        config, variant = leaves[i * 7 % 4]
+        values = (1, 1 if i % 5 == 0 else 0, float(1 + i % 9))
+        at = 200.0 + i * 0.3
+        recorders[(config, variant)].record(values, at=at)
+        plain.put_many([(n, v, d) for d in sets(config, variant) for n, v in zip(names, values, strict=True)], at=at)
+
+    def leaf_sum(name: str, statistic: str, keep: Callable[[str, str], bool]) -> float:
+        return sum(fast.statistic(name, sets(*leaf)[0], statistic, 60, now=215) or 0.0
+                   for leaf in leaves if keep(*leaf))
+
+    rolled = {dims(EndpointName="ep"): lambda c, v: True,
+              dims(EndpointName="ep", VariantName="a"): lambda c, v: v == "a",
+              dims(EndpointName="ep", EndpointConfigName="green"): lambda c, v: c == "green"}
+    for d, keep in rolled.items():
+        for name in names:
+            for statistic in ("Sum", "SampleCount"):
+                assert fast.statistic(name, d, statistic, 60, now=215) == leaf_sum(name, statistic, keep)
+            assert fast.total(name, d) == sum(fast.total(name, sets(*leaf)[0]) for leaf in leaves if keep(*leaf))
+    assert fast.statistic("Invocations", dims(EndpointName="ep"), "Sum", 60, now=215) == 40
+    assert fast.statistic("Invocation5XXErrors", dims(EndpointName="ep"), "Sum", 60, now=215) == 8
+    for leaf in leaves:
+        for d in sets(*leaf):
+            for name in names:
+                for statistic in STATISTICS:
+                    assert fast.statistic(name, d, statistic, 60, now=215) == \
+                        plain.statistic(name, d, statistic, 60, now=215), (name, d, statistic)
+    assert sorted(fast.keys()) == sorted(plain.keys())
+    fast_changed = {(n, d, s): (b.count, b.total, b.low, b.high, b.histogram) for n, d, s, b in fast.changed()}
+    plain_changed = {(n, d, s): (b.count, b.total, b.low, b.high, b.histogram) for n, d, s, b in plain.changed()}
+    assert fast_changed == plain_changed
+    counters, latencies = ["Invocations", "Invocation5XXErrors"], ["ModelLatency"]
+    assert fast.prometheus(counters, latencies) == plain.prometheus(counters, latencies)

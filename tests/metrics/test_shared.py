@@ -47,7 +47,7 @@ def test_changed_hands_out_each_change_once_with_the_whole_bucket() -> None:
     traffic(metrics, 1, 1, at=990.5)  # a time given by the caller, before the last scan
     assert {(name, second) for name, _, second, _ in metrics.changed()} == {
         ("Invocations", 990), ("Invocation5XXErrors", 990)}
-    recorder = metrics.recorder(("Invocations",), (D,))
+    recorder = metrics.recorder(("Invocations",), D)
     recorder.record((1,), at=995.0)
     assert [(name, second) for name, _, second, _ in metrics.changed()] == [("Invocations", 995)]
 

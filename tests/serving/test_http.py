@@ -137,11 +137,12 @@ async def _invoke(endpoint: str, body: bytes, headers: list[tuple[bytes, bytes]]
 @pytest.fixture
 def router_server(request: Any) -> Any:
     token = getattr(request, "param", None)
+    limit = 400_000  # bytes of invocation body answered; over it, 413
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(_app_answer, log_level="critical", access_log=False, lifespan="off",
-                                           http=router_protocol(_invoke, token)))
+                                           http=router_protocol(_invoke, token, limit)))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
@@ -207,3 +208,18 @@ def test_router_protocol_leaves_requests_without_the_token_to_the_app(router_ser
     assert httpx.post(url, content=b"x").text == "app POST /endpoints/ep/invocations 1"
     assert httpx.post(url, content=b"x", headers={"authorization": "Bearer wrong"}).text.startswith("app ")
     assert httpx.post(url, content=b"x", headers={"authorization": "Bearer s3cret"}).text == "ep 1 "
+
+
+def test_router_protocol_answers_413_over_the_size_limit_and_keeps_the_connection(router_server: int) -> None:
+    with httpx.Client(base_url=f"http://127.0.0.1:{router_server}") as client:
+        at_limit = client.post("/endpoints/ep/invocations", content=b"x" * 400_000)
+        over = client.post("/endpoints/ep/invocations", content=b"x" * 400_001)
+        chunked = client.post("/endpoints/ep/invocations", content=iter([b"x" * 300_000, b"x" * 300_000]))
+        after = client.post("/endpoints/ep/invocations", content=b"abc")
+        connections = len(client._transport._pool.connections)
+    assert at_limit.status_code == 201 and at_limit.text.startswith("ep 400000 ")
+    for reply in (over, chunked):
+        assert reply.status_code == 413 and reply.headers["content-type"] == "application/json"
+        assert reply.json()["code"] == "PayloadTooLarge" and reply.json()["details"] == {"limit_bytes": 400_000}
+        assert "limit of 400000 bytes" in reply.json()["message"] and "max_invocation_bytes" in reply.json()["message"]
+    assert after.text == "ep 3 " and connections == 1  # the body was read off; the connection goes on

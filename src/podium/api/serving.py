@@ -14,7 +14,6 @@ store says are serving and supervises their workers until the server stops.
 from __future__ import annotations
 
 import hmac
-import json
 import re
 import threading
 from collections.abc import AsyncIterator
@@ -28,7 +27,7 @@ from pydantic import BaseModel, Field
 from starlette.routing import Route
 
 from podium.api.deps import AppContext, get_context
-from podium.errors import PodiumError
+from podium.serving.router import payload_too_large
 
 
 def service_for(context: AppContext) -> Any:
@@ -65,26 +64,21 @@ class InvocationsRoute:
         await self.handle(scope["path_params"]["name"], scope, receive, send)
 
     async def handle(self, endpoint: str, scope: Any, receive: Any, send: Any) -> None:
-        chunks, more = [], True
-        while more:
+        context = self.context or scope["app"].state.podium
+        limit = context.settings.max_invocation_bytes
+        chunks, size, more = [], 0, True
+        while more:  # a body over the limit is read to its end (so the client reads the 413), not kept
             message = await receive()
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= limit:
+                chunks.append(chunk)
             more = message.get("more_body", False)
-        headers = dict(scope["headers"])
-        target = headers.get(b"x-amzn-sagemaker-target-variant") or headers.get(b"targetvariant")
-        service = service_for(self.context or scope["app"].state.podium)
-        try:
-            reply = await service.router.invoke(
-                endpoint, b"".join(chunks),
-                headers.get(b"content-type", b"application/json").decode("latin-1"),
-                headers.get(b"accept", b"application/json").decode("latin-1"),
-                target.decode("latin-1") if target else None)
-            status, body, content_type = reply.status, reply.body, reply.content_type
-            extra = [(b"x-invoked-production-variant", (reply.variant or "").encode()),
-                     (b"x-podium-endpoint-config", (reply.config_name or "").encode())]
-        except PodiumError as exc:
-            status, body, content_type = exc.http_status, json.dumps(exc.to_dict()).encode(), "application/json"
-            extra = []
+        if size > limit:
+            status, content_type, body, extra = payload_too_large(limit)
+        else:
+            status, content_type, body, extra = await service_for(context).router.respond(
+                endpoint, b"".join(chunks), scope["headers"])
         await send({"type": "http.response.start", "status": status, "headers": [
             (b"content-type", content_type.encode("latin-1")), (b"content-length", str(len(body)).encode()),
             *extra]})

@@ -43,7 +43,7 @@ def serve(
     # the app, ahead of the app's middleware); each response sent in one write.
     context = app.state.podium
     protocol = router_protocol(lambda endpoint, body, headers: service_for(context).router.respond(
-        endpoint, body, headers), settings.api_token)
+        endpoint, body, headers), settings.api_token, settings.max_invocation_bytes)
     http = uvicorn.Server(uvicorn.Config(FastInvocations(app), host=bind_host, port=bind_port,
                                          log_level=settings.log_level.lower(), access_log=False,
                                          http=protocol))

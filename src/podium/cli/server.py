@@ -68,17 +68,22 @@ def server(
     import uvicorn
 
     from podium.api import create_app
-    from podium.api.serving import FastInvocations
+    from podium.api.serving import FastInvocations, service_for
+    from podium.serving.http import router_protocol
 
     state = cli_state(ctx)
     settings = state.settings
     bind_host, bind_port = bind_address(settings, host, port)
     app = create_app(settings, state.store)
-    processes = Processes(app.state.podium, worker=worker, scheduler=scheduler)
+    context = app.state.podium
+    processes = Processes(context, worker=worker, scheduler=scheduler)
+    # Endpoint invocations are answered by the HTTP protocol itself, below ASGI, as `podium
+    # serve` does; FastInvocations answers the ones the protocol leaves to the app.
+    protocol = router_protocol(lambda endpoint, body, headers: service_for(context).router.respond(
+        endpoint, body, headers), settings.api_token, settings.max_invocation_bytes)
     http = uvicorn.Server(
-        # Endpoint invocations are answered ahead of the app's middleware (as `podium serve` does).
         uvicorn.Config(FastInvocations(app), host=bind_host, port=bind_port,
-                       log_level=settings.log_level.lower())
+                       log_level=settings.log_level.lower(), http=protocol)
     )
     stop = threading.Event()
 

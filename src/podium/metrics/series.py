@@ -7,6 +7,12 @@ the retention window and the spread of values, not by traffic. Percentiles are a
 about 1 %; Sum, SampleCount, Average, Minimum and Maximum are exact. The clock is passed in
 (or time.time), so tests control time.
 
+A `Recorder` (what the router uses per request) updates one bucket per value: the series it
+records into. The series it is *rolled up* into (per endpoint, per variant, ...) keep no copy
+of those samples; reads, `changed()` and `prometheus()` derive them by merging the buckets of
+every series rolled into them (plus any sample `put` to them directly), so a rolled-up series
+reads exactly as if each sample had been recorded into it as well.
+
 `changed()` hands out copies of the buckets that changed since its last call, for
 podium.metrics.shared to publish to the metadata store; recording pays nothing for it beyond
 one comparison per call.
@@ -67,6 +73,18 @@ class _Bucket:
         if value > self.high:
             self.high = value
         self.histogram[index] = self.histogram.get(index, 0) + 1
+
+    def merge(self, other: _Bucket) -> None:
+        """Add `other`'s samples to this bucket."""
+        self.count += other.count
+        self.total += other.total
+        if other.low < self.low:
+            self.low = other.low
+        if other.high > self.high:
+            self.high = other.high
+        histogram = self.histogram
+        for index, n in other.histogram.items():
+            histogram[index] = histogram.get(index, 0) + n
 
 
 def _bin(value: float) -> int:
@@ -135,6 +153,9 @@ class MetricStore:
         # by the caller) is noted in `_late`. Until `changed()` is first called nothing is noted.
         self._horizon = _EVER
         self._late: set[tuple[tuple[str, Dimensions], int]] = set()
+        # Rolled-up series -> the series rolled into it, and back (see `recorder`).
+        self._sources: dict[tuple[str, Dimensions], list[tuple[str, Dimensions]]] = {}
+        self._rolled_into: dict[tuple[str, Dimensions], list[tuple[str, Dimensions]]] = {}
 
     def put(self, name: str, value: float, dimensions: Dimensions = (), at: float | None = None) -> None:
         self.put_many(((name, value, dimensions),), at)
@@ -161,20 +182,40 @@ class MetricStore:
             if second - self._pruned_at >= 60:
                 self._prune(second)
 
-    def recorder(self, names: tuple[str, ...], dimension_sets: tuple[Dimensions, ...]) -> Recorder:
-        """A fast way to record one value per name under every dimension set at once (what a
-        router does on each request): the series are looked up once, here, not per sample."""
+    def recorder(self, names: tuple[str, ...], dimensions: Dimensions,
+                 rollups: tuple[Dimensions, ...] = ()) -> Recorder:
+        """A fast way to record one value per name (what a router does on each request): the
+        series (name, dimensions) are looked up once, here, not per sample. Each series
+        (name, r) for r in `rollups` then reads as if every sample were also recorded into it;
+        it is derived from the series rolled into it when read, not updated per sample."""
         with self._lock:
             targets = []
             for name in names:
-                keys = []
-                for dimensions in dimension_sets:
-                    key = (name, dimensions)
-                    if key not in self._series:
-                        self._series[key], self._totals[key] = {}, 0.0
-                    keys.append((key, self._series[key]))
-                targets.append(tuple(keys))
+                key = (name, dimensions)
+                for series_key in (key, *((name, r) for r in rollups)):
+                    if series_key not in self._series:
+                        self._series[series_key], self._totals[series_key] = {}, 0.0
+                for rolled in ((name, r) for r in rollups if r != dimensions):
+                    sources = self._sources.setdefault(rolled, [])
+                    if key not in sources:
+                        sources.append(key)
+                        self._rolled_into.setdefault(key, []).append(rolled)
+                targets.append((key, self._series[key]))
         return Recorder(self, tuple(targets))
+
+    def _parts(self, key: tuple[str, Dimensions]) -> list[dict[int, _Bucket]]:
+        """The series whose buckets make up `key`'s: its own, and those rolled into it."""
+        own = self._series.get(key, {})
+        sources = self._sources.get(key)
+        if not sources:
+            return [own]
+        return [own, *(self._series[source] for source in sources)]
+
+    def _total(self, key: tuple[str, Dimensions]) -> float:
+        total = self._totals.get(key, 0.0)
+        for source in self._sources.get(key, ()):
+            total += self._totals[source]
+        return total
 
     def _prune(self, second: int) -> None:
         """Drop buckets older than the retention window (once a minute, under the lock)."""
@@ -187,11 +228,23 @@ class MetricStore:
 
     def changed(self) -> list[tuple[str, Dimensions, int, _Bucket]]:
         """Copies of the buckets whose samples changed since the previous call (the first call:
-        every bucket), as (name, dimensions, second, bucket). Each copy holds the bucket's whole
-        content, not the difference, so publishing one twice is harmless."""
+        every bucket), as (name, dimensions, second, bucket); a rolled-up series' bucket is the
+        merge of its parts for that second. Each copy holds the bucket's whole content, not the
+        difference, so publishing one twice is harmless."""
         with self._lock:
             now_second = int(self.clock() // 1)
             horizon, out = self._horizon, []
+            rolled: set[tuple[tuple[str, Dimensions], int]] = set()
+
+            def note(key: tuple[str, Dimensions], second: int, bucket: _Bucket) -> None:
+                bucket.published = bucket.count
+                if key in self._sources:
+                    rolled.add((key, second))
+                else:
+                    out.append((key[0], key[1], second, bucket.copy()))
+                for into in self._rolled_into.get(key, ()):
+                    rolled.add((into, second))
+
             for key, series in self._series.items():
                 if now_second - horizon >= len(series):
                     seconds = [s for s in series if s >= horizon]
@@ -200,14 +253,20 @@ class MetricStore:
                 for second in seconds:
                     bucket = series[second]
                     if bucket.count != bucket.published:
-                        bucket.published = bucket.count
-                        out.append((key[0], key[1], second, bucket.copy()))
+                        note(key, second, bucket)
             for key, second in self._late:
                 late = self._series.get(key, {}).get(second)
                 if late is not None and late.count != late.published:
-                    late.published = late.count
-                    out.append((key[0], key[1], second, late.copy()))
+                    note(key, second, late)
             self._late.clear()
+            for key, second in sorted(rolled):
+                merged = _Bucket()
+                for part in self._parts(key):
+                    found = part.get(second)
+                    if found is not None:
+                        merged.merge(found)
+                if merged.count:
+                    out.append((key[0], key[1], second, merged))
             # The current second may get more samples: it is scanned again next time.
             self._horizon = now_second
         return out
@@ -218,8 +277,8 @@ class MetricStore:
         end = self.clock() if now is None else now
         start = end - window_seconds
         with self._lock:
-            series = self._series.get((name, dimensions), {})
-            return [b.copy() for s, b in series.items() if s + 1 > start and s <= end]
+            return [b.copy() for series in self._parts((name, dimensions))
+                    for s, b in series.items() if s + 1 > start and s <= end]
 
     def window(self, name: str, dimensions: Dimensions, window_seconds: float,
                now: float | None = None) -> Window:
@@ -227,8 +286,8 @@ class MetricStore:
         end = self.clock() if now is None else now
         start = end - window_seconds
         with self._lock:
-            series = self._series.get((name, dimensions), {})
-            buckets = [b for s, b in series.items() if s + 1 > start and s <= end]
+            buckets = [b for series in self._parts((name, dimensions))
+                       for s, b in series.items() if s + 1 > start and s <= end]
         return Window(buckets)
 
     def statistic(self, name: str, dimensions: Dimensions, statistic: str, window_seconds: float,
@@ -242,7 +301,7 @@ class MetricStore:
 
     def total(self, name: str, dimensions: Dimensions) -> float:
         with self._lock:
-            return self._totals.get((name, dimensions), 0.0)
+            return self._total((name, dimensions))
 
     def prometheus(self, counters: Iterable[str], histograms: Iterable[str]) -> str:
         """Prometheus text format: totals for counters, recent quantiles for latency histograms."""
@@ -250,7 +309,7 @@ class MetricStore:
         lines: list[str] = []
         with self._lock:
             keys = sorted(self._series)
-            totals = dict(self._totals)
+            totals = {key: self._total(key) for key in keys}
         for name in sorted(counter_names):
             metric = "podium_" + _snake(name) + "_total"
             lines.append(f"# TYPE {metric} counter")
@@ -272,15 +331,21 @@ class MetricStore:
 
 
 class Recorder:
-    """Records one value per name (in the order given to `MetricStore.recorder`) under each of
-    its dimension sets; same result as `put_many` with every (name, value, dimensions)."""
+    """Records one value per name (in the order given to `MetricStore.recorder`) into its series;
+    same result as `put_many` with every (name, value, dimensions), and the rolled-up series
+    read as if each value were put under their dimensions too."""
 
-    __slots__ = ("_store", "_targets")
+    __slots__ = ("_buckets", "_keys", "_pruned_at", "_second", "_store", "_targets")
 
-    def __init__(self, store: MetricStore, targets: tuple[tuple[tuple[tuple[str, Dimensions],
-                                                                     dict[int, _Bucket]], ...], ...]) -> None:
+    def __init__(self, store: MetricStore,
+                 targets: tuple[tuple[tuple[str, Dimensions], dict[int, _Bucket]], ...]) -> None:
         self._store = store
         self._targets = targets
+        self._keys = [key for key, _ in targets]
+        # The buckets of the last second recorded, valid while the store has not pruned since.
+        self._second: int | None = None
+        self._pruned_at = 0
+        self._buckets: list[_Bucket] = []
 
     def record(self, values: Iterable[float], at: float | None = None) -> None:
         store = self._store
@@ -288,16 +353,19 @@ class Recorder:
         second = int(now // 1)
         totals = store._totals
         with store._lock:
-            for value, targets in zip(values, self._targets, strict=True):
-                index = _bin(value)
-                for key, series in targets:
+            if second != self._second or self._pruned_at != store._pruned_at:
+                buckets = []
+                for _, series in self._targets:
                     bucket = series.get(second)
                     if bucket is None:
                         bucket = series[second] = _Bucket()
-                    bucket.add(value, index)
-                    totals[key] += value
+                    buckets.append(bucket)
+                self._buckets, self._second, self._pruned_at = buckets, second, store._pruned_at
+            for value, bucket, key in zip(values, self._buckets, self._keys, strict=True):
+                bucket.add(value, _bin(value))
+                totals[key] += value
             if second < store._horizon:
-                store._late.update((key, second) for targets in self._targets for key, _ in targets)
+                store._late.update((key, second) for key in self._keys)
             if second - store._pruned_at >= 60:
                 store._prune(second)
 

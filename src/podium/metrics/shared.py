@@ -48,15 +48,6 @@ def _bucket(row: Any) -> _Bucket:
     return bucket
 
 
-def _merge(into: _Bucket, other: _Bucket) -> None:
-    into.count += other.count
-    into.total += other.total
-    into.low = min(into.low, other.low)
-    into.high = max(into.high, other.high)
-    for index, n in other.histogram.items():
-        into.histogram[index] = into.histogram.get(index, 0) + n
-
-
 class SharedMetrics:
     """`local`'s buckets published to `store`, and statistics over every process's buckets."""
 
@@ -171,7 +162,7 @@ class SharedMetrics:
             for row in rows:
                 bucket = _bucket(row)
                 if row.second in merged:
-                    _merge(merged[row.second], bucket)
+                    merged[row.second].merge(bucket)
                 else:
                     merged[row.second] = bucket
             self._remote[key] = (now, first, merged)

@@ -23,6 +23,10 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from podium.serving.router import payload_too_large
+
+DEFAULT_MAX_BODY = 6 * 1024 * 1024  # the max_invocation_bytes setting's default
+
 
 class _CoalescingTransport:
     """Wraps a transport: writes made in one loop step go out as one `write` right after it.
@@ -95,7 +99,7 @@ class _InvocationCycle:
     response_complete, message_event.set()), and the task that answers once the body is in."""
 
     __slots__ = ("body", "disconnected", "endpoint", "headers", "keep_alive", "launched", "message_event",
-                 "more_body", "protocol", "response_complete", "started")
+                 "more_body", "protocol", "response_complete", "started", "too_large")
 
     def __init__(self, protocol: RouterHttpProtocol, endpoint: str, headers: list[tuple[bytes, bytes]],
                  keep_alive: bool) -> None:
@@ -109,6 +113,7 @@ class _InvocationCycle:
         self.response_complete = False
         self.started = False  # its turn on the connection came (pipelined requests wait)
         self.launched = False
+        self.too_large = False  # the body went over `max_body`: read on, discarded, answered 413
         self.message_event = self  # uvicorn calls message_event.set() on body, end and disconnect
 
     def set(self) -> None:
@@ -125,7 +130,11 @@ class _InvocationCycle:
     async def answer(self) -> None:
         protocol = self.protocol
         try:
-            status, content_type, body, extra = await protocol.invoke(self.endpoint, bytes(self.body), self.headers)
+            if self.too_large:
+                status, content_type, body, extra = payload_too_large(protocol.max_body)
+            else:
+                status, content_type, body, extra = await protocol.invoke(self.endpoint, bytes(self.body),
+                                                                          self.headers)
         except Exception:  # a bug, not a model's failure (those are replies): as uvicorn does
             _log.exception("invocation of endpoint %r failed", self.endpoint)
             status, content_type, body, extra = 500, "text/plain; charset=utf-8", b"Internal Server Error", []
@@ -159,6 +168,7 @@ class RouterHttpProtocol(CoalescingHttpToolsProtocol):
 
     invoke: Invoke
     authorization: bytes | None = None  # the expected Authorization header, when a token is set
+    max_body: int = DEFAULT_MAX_BODY  # a larger invocation body is answered 413 (and not kept)
 
     def on_headers_complete(self) -> None:
         match = _INVOCATION_URL.fullmatch(self.url)
@@ -188,14 +198,20 @@ class RouterHttpProtocol(CoalescingHttpToolsProtocol):
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
         if isinstance(cycle, _InvocationCycle):  # no backpressure: the whole body is needed
-            if not cycle.response_complete:
-                cycle.body += body
+            if not cycle.response_complete and not cycle.too_large:
+                if len(cycle.body) + len(body) > self.max_body:
+                    cycle.too_large, cycle.body = True, bytearray()
+                else:
+                    cycle.body += body
             return
         super().on_body(body)
 
 
-def router_protocol(invoke: Invoke, token: str | None = None) -> type[RouterHttpProtocol]:
+def router_protocol(invoke: Invoke, token: str | None = None,
+                    max_body: int = DEFAULT_MAX_BODY) -> type[RouterHttpProtocol]:
     """`uvicorn.Config(app, http=router_protocol(invoke))`: invocations answered by
-    `invoke(endpoint, body, headers) -> (status, content type, body, extra headers)`."""
+    `invoke(endpoint, body, headers) -> (status, content type, body, extra headers)`; a body over
+    `max_body` bytes is read to its end without being kept and answered 413."""
     return type("RouterHttpProtocol", (RouterHttpProtocol,), {
-        "invoke": staticmethod(invoke), "authorization": f"Bearer {token}".encode() if token else None})
+        "invoke": staticmethod(invoke), "authorization": f"Bearer {token}".encode() if token else None,
+        "max_body": max_body})

@@ -40,6 +40,14 @@ class Reply:
     config_name: str | None = None
 
 
+def payload_too_large(limit: int) -> tuple[int, str, bytes, list[tuple[bytes, bytes]]]:
+    """The answer to an invocation whose body is over `limit` bytes, as `Router.respond` answers."""
+    message = (f"the invocation payload is larger than the limit of {limit} bytes "
+               f"({limit / 1048576:g} MiB, setting max_invocation_bytes); send smaller requests")
+    body = json.dumps({"code": "PayloadTooLarge", "message": message, "details": {"limit_bytes": limit}})
+    return 413, "application/json", body.encode(), []
+
+
 def _error(status: int, code: str, message: str) -> Reply:
     return Reply(status, json.dumps({"code": code, "message": message}).encode(), "application/json")
 
@@ -227,11 +235,12 @@ class Router:
         key = (endpoint, variant, config)
         recorder = self._recorders.get(key)
         if recorder is None:
-            # Per endpoint; per variant; per endpoint config (blue or green); per both.
-            recorder = self._recorders.setdefault(key, self.metrics.recorder(_REQUEST_METRICS, (
-                dims(EndpointName=endpoint), dims(EndpointName=endpoint, VariantName=variant),
-                dims(EndpointName=endpoint, EndpointConfigName=config),
-                dims(EndpointName=endpoint, EndpointConfigName=config, VariantName=variant))))
+            # Recorded per endpoint config (blue or green) and variant; rolled up per endpoint,
+            # per variant (across configs) and per endpoint config when read.
+            recorder = self._recorders.setdefault(key, self.metrics.recorder(
+                _REQUEST_METRICS, dims(EndpointName=endpoint, EndpointConfigName=config, VariantName=variant),
+                rollups=(dims(EndpointName=endpoint), dims(EndpointName=endpoint, VariantName=variant),
+                         dims(EndpointName=endpoint, EndpointConfigName=config))))
         recorder.record((1, 1 if 400 <= status < 500 else 0, 1 if status >= 500 else 0, model_ms,
                          max(0.0, total_ms - model_ms)))
 
