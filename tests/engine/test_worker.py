@@ -342,3 +342,53 @@ def test_readable_reports_pipes_with_data_or_a_closed_writer() -> None:
             end.close()
         os.close(raw_read)
         os.close(raw_write)
+
+
+def test_wake_at_stays_the_earliest_timer_when_a_result_sets_none(engine: Engine) -> None:
+    """A transition applying a task result leaves `wake_at` alone unless it sets a timer; it is
+    still the earliest due timer of the execution: the first Task's timeout (its row outlives the
+    task) after the second Task's result, then the callback Task's shorter timeout."""
+    from sqlalchemy import func, select
+
+    from podium.store.tables.engine import engine_executions, engine_timers
+
+    engine.create_state_machine("kept", {"StartAt": "First", "States": {
+        "First": {"Type": "Task", "Resource": "echo", "TimeoutSeconds": 300, "Next": "Second"},
+        "Second": {"Type": "Task", "Resource": "echo", "Next": "Ask"},
+        "Ask": {"Type": "Task", "Resource": LAMBDA + ".waitForTaskToken", "TimeoutSeconds": 100,
+                "Parameters": {"FunctionName": "echo", "Payload": {"token.$": "$$.Task.Token"}}, "End": True},
+    }})
+    run = engine.start_execution("kept", {"x": 1})
+    w = worker(engine)
+
+    def wake_and_earliest() -> tuple[float | None, float | None]:
+        with engine.store.engine.connect() as connection:
+            wake = connection.execute(
+                select(engine_executions.c.wake_at).where(engine_executions.c.arn == run.arn)).scalar_one()
+            earliest = connection.execute(
+                select(func.min(engine_timers.c.due)).where(engine_timers.c.execution_arn == run.arn)).scalar_one()
+        return wake, earliest
+
+    def entered(name: str) -> bool:
+        return any(e.type == "TaskStateEntered" and e.details["name"] == name
+                   for e in engine.get_execution_history(run.arn, limit=100).items)
+
+    started = time.time()
+    deadline = started + 20
+    while not entered("Ask") and time.time() < deadline:
+        if entered("Second"):
+            wake, earliest = wake_and_earliest()
+            assert earliest is not None and wake == pytest.approx(earliest, abs=1e-3)
+            assert earliest >= started + 299
+        w.run_once()
+        time.sleep(0.01)
+    token = next(e.details["parameters"]["Payload"]["token"]
+                 for e in engine.get_execution_history(run.arn, limit=100).items
+                 if e.type == "TaskScheduled" and "FunctionName" in e.details["parameters"])
+    wake, earliest = wake_and_earliest()
+    assert earliest is not None and wake == pytest.approx(earliest, abs=1e-3)
+    assert earliest < started + 101
+    engine.send_task_success(token, {"done": True})
+    w.run_until_idle(20)
+    w.close()
+    assert engine.describe_execution(run.arn).output == {"done": True}

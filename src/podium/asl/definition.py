@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from podium.asl.choice import ChoiceRule, compile_choice_rule
+from podium.asl.events import resource_details, resource_region, task_event_prefix
 from podium.asl.intrinsics import compile_intrinsic
 from podium.asl.jsonata import JsonataTemplate, compile_jsonata_template, is_jsonata
 from podium.asl.jsonpath import JsonPath, ReferencePath, compile_path, compile_reference_path
@@ -106,6 +107,15 @@ class State:
     timeout_path: JsonPath | None = None
     heartbeat: Any = None
     heartbeat_path: JsonPath | None = None
+    # TimeoutSeconds or HeartbeatSeconds is a path or a JSONata expression (else a constant).
+    dynamic_timeouts: bool = False
+    # The history spelling of the Task's resource (podium.asl.events), computed once: the
+    # event name prefix ('Task' or 'LambdaFunction'), resourceType/resource, and the fields
+    # of TaskScheduled before its payload, which goes under `scheduled_key`. Shared: copy them.
+    event_prefix: str = ""
+    resource_fields: Mapping[str, str] = field(default_factory=dict)
+    scheduled_fields: Mapping[str, str] = field(default_factory=dict)
+    scheduled_key: str = ""
     # Choice
     choices: tuple[ChoiceRule, ...] = ()
     choice_assign: tuple[Any, ...] = ()
@@ -231,6 +241,13 @@ def _guard(where: str, build: Any, *args: Any) -> Any:
         raise ValidationError(f"{where}: {exc}", code="SCHEMA_VALIDATION_FAILED", details={"location": where}) from exc
 
 
+def _whole(path: Any) -> Any:
+    """None for a path that selects (or, as a ResultPath, replaces) the whole document, `$`:
+    the same as leaving the field out, which the step function does without evaluating."""
+    inner = path.path if isinstance(path, ReferencePath) else path
+    return None if inner.root == "$" and not inner.segments and inner.function is None else path
+
+
 def _is_int(v: Any) -> bool:
     # As JSON Schema's "integer": 5.0 counts (callers store int(v)); a bool never does.
     if isinstance(v, bool):
@@ -311,12 +328,12 @@ class _Compiler:
                 if raw["InputPath"] is None:
                     kw["discard_input"] = True
                 else:
-                    kw["input_path"] = _guard(f"{where}/InputPath", compile_path, raw["InputPath"])
+                    kw["input_path"] = _whole(_guard(f"{where}/InputPath", compile_path, raw["InputPath"]))
             if "OutputPath" in raw:
                 if raw["OutputPath"] is None:
                     kw["discard_output"] = True
                 else:
-                    kw["output_path"] = _guard(f"{where}/OutputPath", compile_path, raw["OutputPath"])
+                    kw["output_path"] = _whole(_guard(f"{where}/OutputPath", compile_path, raw["OutputPath"]))
         if "Parameters" in raw:
             _check(typ in ("Pass", "Task", "Parallel", "Map"), f"{where}/Parameters", "Parameters is not allowed here")
             if typ != "Map":
@@ -329,7 +346,7 @@ class _Compiler:
             if raw["ResultPath"] is None:
                 kw["discard_result"] = True
             else:
-                kw["result_path"] = _guard(f"{where}/ResultPath", compile_reference_path, raw["ResultPath"])
+                kw["result_path"] = _whole(_guard(f"{where}/ResultPath", compile_reference_path, raw["ResultPath"]))
 
     def assign(self, obj: Any, where: str, ql: str) -> Template | JsonataTemplate:
         _check(isinstance(obj, Mapping), where, "Assign must be an object")
@@ -368,7 +385,7 @@ class _Compiler:
             if raw["ResultPath"] is None:
                 discard = True
             else:
-                result_path = _guard(f"{where}/ResultPath", compile_reference_path, raw["ResultPath"])
+                result_path = _whole(_guard(f"{where}/ResultPath", compile_reference_path, raw["ResultPath"]))
         output = None
         if "Output" in raw:
             _check(ql == JSONATA, f"{where}/Output", "Output needs QueryLanguage JSONata")
@@ -393,12 +410,23 @@ class _Compiler:
                 v = raw[f]
                 if ql == JSONATA and is_jsonata(v):
                     kw[key] = _guard(f"{where}/{f}", compile_jsonata_template, v, f)
+                    kw["dynamic_timeouts"] = True
                 else:
                     _check(_is_int(v) and v > 0, f"{where}/{f}", f"{f} must be a positive integer")
                     kw[key] = int(v)
             if f + "Path" in raw:
                 _check(ql == JSONPATH, f"{where}/{f}Path", "needs QueryLanguage JSONPath")
                 kw[key + "_path"] = _guard(f"{where}/{f}Path", compile_path, raw[f + "Path"])
+                kw["dynamic_timeouts"] = True
+        resource = str(res)
+        prefix = task_event_prefix(resource)
+        kw["event_prefix"] = prefix
+        kw["resource_fields"] = resource_details(resource)
+        if prefix == "LambdaFunction":
+            kw["scheduled_fields"], kw["scheduled_key"] = {"resource": resource}, "input"
+        else:
+            kw["scheduled_fields"] = {**resource_details(resource), "region": resource_region(resource)}
+            kw["scheduled_key"] = "parameters"
 
     def type_choice(self, raw: Mapping[str, Any], where: str, ql: str, kw: dict[str, Any]) -> None:
         choices: Any = raw.get("Choices")

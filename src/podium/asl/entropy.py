@@ -16,24 +16,13 @@ pick a fresh one per execution, so two executions still get different UUIDs, as 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 _SHARED = random.Random()
 
 
-class _Source:
-    __slots__ = ("draws", "run_state", "step")
-
-    def __init__(self, run_state: Any) -> None:
-        self.run_state = run_state
-        self.step = run_state.next_event_id
-        self.draws = 0
-
-
-_CURRENT: ContextVar[_Source | None] = ContextVar("podium_asl_entropy", default=None)
+_CURRENT: ContextVar[seeded | None] = ContextVar("podium_asl_entropy", default=None)
 
 
 def generator() -> random.Random:
@@ -44,10 +33,20 @@ def generator() -> random.Random:
     return random.Random(f"{source.run_state.seed}:{source.step}:{source.draws}")
 
 
-@contextmanager
-def seeded(run_state: Any) -> Iterator[None]:
-    token = _CURRENT.set(_Source(run_state))
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
+class seeded:  # noqa: N801 - used as a function: `with seeded(run_state):`
+    """The context manager of `seeded(run_state)`, and the source of its draws: the run's seed,
+    the step (the run's next event id when it began) and a draw counter. A class, not
+    @contextmanager: that costs more than the rest of a small step."""
+
+    __slots__ = ("draws", "run_state", "step", "token")
+
+    def __init__(self, run_state: Any) -> None:
+        self.run_state = run_state
+        self.step = run_state.next_event_id
+        self.draws = 0
+
+    def __enter__(self) -> None:
+        self.token = _CURRENT.set(self)
+
+    def __exit__(self, *exc: object) -> None:
+        _CURRENT.reset(self.token)

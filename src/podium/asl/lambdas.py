@@ -87,8 +87,12 @@ def handler_error(error_type: str, message: str, request_id: str, stack_trace: l
     return AslRuntimeError(error_type, json.dumps(report, separators=separators))
 
 
-def wrap_result(result: Any, integration: bool) -> Any:
-    """What the Task state sees: the payload itself, or the lambda:invoke SDK response."""
+def wrap_result(result: Any, integration: bool, fresh: bool = False) -> Any:
+    """What the Task state sees: the payload itself, or the lambda:invoke SDK response.
+    `fresh`: `result` was just decoded from the function's JSON reply (a function process's),
+    so it already is the fresh decoding the payload must be."""
+    if fresh and not integration:
+        return result
     body = bytes(result).decode() if isinstance(result, (bytes, bytearray)) else json.dumps(result)
     try:
         decoded = json.loads(body)

@@ -19,13 +19,7 @@ from podium.asl.errors import (
     STATES_RUNTIME,
     AslRuntimeError,
 )
-from podium.asl.events import (
-    RunTask,
-    StartTimer,
-    resource_details,
-    resource_region,
-    task_event_prefix,
-)
+from podium.asl.events import RunTask, StartTimer
 from podium.asl.jsonpath import to_json_text
 from podium.asl.runstate import BLOCK, CONTINUE, DONE, ENTER, TASK, TASK_DONE, WAITING, Frame
 from podium.asl.timestamps import parse_timestamp
@@ -203,7 +197,7 @@ def wait_until(s: Stepper, frame: Frame, st: State, ctx: Any, variables: Mapping
 def run_task(s: Stepper, frame: Frame, st: State) -> int:
     if frame.phase == TASK:
         return BLOCK
-    ctx = s.context(frame, st)
+    ctx = s.context(frame, st) if st.uses_context else {}
     variables = s.scope(frame)
     jsonata = st.query_language == JSONATA
     if frame.phase == TASK_DONE:
@@ -221,34 +215,36 @@ def run_task(s: Stepper, frame: Frame, st: State) -> int:
         ctx = dict(ctx) if ctx else dict(s.rs.context)
         ctx["Task"] = {"Token": token}
         ctx.setdefault("State", {"EnteredTime": frame.entered_time, "Name": frame.state, "RetryCount": frame.retry_count})
+    timeout, heartbeat = st.timeout, st.heartbeat
     if jsonata:
         states = {"input": frame.input, "context": ctx}
         task_input = st.arguments.evaluate(states, variables) if st.arguments is not None else frame.input
-        timeout = s.number_field(frame, st, st.timeout, None, "TimeoutSeconds", states, None, ctx, True)
-        heartbeat = s.number_field(frame, st, st.heartbeat, None, "HeartbeatSeconds", states, None, ctx, True)
+        if st.dynamic_timeouts:
+            timeout = s.number_field(frame, st, st.timeout, None, "TimeoutSeconds", states, None, ctx, True)
+            heartbeat = s.number_field(frame, st, st.heartbeat, None, "HeartbeatSeconds", states, None, ctx, True)
     else:
-        data = s.effective_input(frame, st, ctx, variables)
+        data = frame.input if st.input_path is None and not st.discard_input else s.effective_input(frame, st, ctx, variables)
         task_input = st.parameters.render(data, ctx, variables) if st.parameters is not None else data
-        timeout = s.number_field(frame, st, st.timeout, st.timeout_path, "TimeoutSeconds", None, data, ctx, True)
-        heartbeat = s.number_field(frame, st, st.heartbeat, st.heartbeat_path, "HeartbeatSeconds", None, data, ctx, True)
-    s.fit(st, task_input, frame.size if task_input is frame.input else -1, "input")
+        if st.dynamic_timeouts:
+            timeout = s.number_field(frame, st, st.timeout, st.timeout_path, "TimeoutSeconds", None, data, ctx, True)
+            heartbeat = s.number_field(frame, st, st.heartbeat, st.heartbeat_path, "HeartbeatSeconds", None, data, ctx, True)
+    bound = frame.size if task_input is frame.input else -1
+    if bound < 0 or bound > s.m.max_payload_bytes:
+        s.fit(st, task_input, bound, "input")
     rs = s.rs
     task_id = f"t{rs.next_task}"
     rs.next_task += 1
     rs.tasks[task_id] = frame.fid
     frame.task = task_id
     frame.phase = TASK
-    prefix = task_event_prefix(st.resource)
-    details: dict[str, Any] = (
-        {"resource": st.resource, "input": task_input} if prefix == "LambdaFunction"
-        else {**resource_details(st.resource), "region": resource_region(st.resource), "parameters": task_input}
-    )
+    prefix = st.event_prefix
+    details: dict[str, Any] = {**st.scheduled_fields, st.scheduled_key: task_input}
     if timeout is not None:
         details["timeoutInSeconds"] = timeout
     if heartbeat is not None:
         details["heartbeatInSeconds"] = heartbeat
     s.emit(frame, prefix + "Scheduled", details)
-    s.emit(frame, prefix + "Started", resource_details(st.resource))
+    s.emit(frame, prefix + "Started", dict(st.resource_fields))
     s.actions.append(RunTask(task_id, st.resource, task_input, st.name, timeout, heartbeat, token))
     if timeout is not None:
         timer_id = f"timeout-{task_id}"

@@ -48,8 +48,6 @@ from podium.asl.events import (
     TaskTimedOut,
     TimerFired,
     failure_details,
-    resource_details,
-    task_event_prefix,
 )
 from podium.asl.jsonpath import to_json_text
 from podium.asl.limits import exact_size, merged_bound, size_bound
@@ -58,6 +56,8 @@ from podium.asl.timestamps import format_timestamp
 
 # States whose context object carries State.RetryCount (the ones that may have Retry).
 _RETRYABLE = frozenset({"Task", "Parallel", "Map"})
+# No value is this one (Stepper.sized before a task result arrives).
+_UNSIZED = object()
 
 
 class Stepper:
@@ -72,6 +72,8 @@ class Stepper:
         self.history: list[HistoryEvent] = []
         self.queue: deque[int] = deque()
         self.active: set[int] = set()
+        # The last task result and its size bound (see finish_jsonpath).
+        self.sized: tuple[Any, int] = (_UNSIZED, -1)
         # Branches/iterations that succeeded in a top-level Map/Parallel that has just failed:
         # a redrive keeps them (see remember_redrive).
         self.failed_work: dict[str, Any] | None = None
@@ -152,45 +154,53 @@ class Stepper:
             if fid is None:
                 return
             frame = rs.frames[fid]
-            self.clear_task_timers(fid)
+            if rs.timers:
+                self.clear_task_timers(fid)
             st = self.m.programs[frame.program].states[frame.state]
             out = event.output
             frame.task = None
-            if self.too_large(out):
+            limit = self.m.max_payload_bytes
+            bound = size_bound(out)
+            if bound > limit:
+                bound = exact_size(out)
+            if bound > limit:
                 # AWS records an oversized result as the task's failure (TaskFailed /
                 # LambdaFunctionFailed), which Retry and Catch - States.ALL included - then see.
                 # It names a service integration by its service ('lambda') and a plain
                 # function ARN by the ARN (LocalStack's AWS-validated test_states_errors).
                 if st.type == "Task":
-                    details = resource_details(st.resource)
+                    details = st.resource_fields
                     what = details.get("resourceType", st.resource).split(":", 1)[0] if details else st.resource
                 else:
                     what = frame.state
                 too_big = f"The state/task '{what}' returned a result with a size exceeding the maximum number of bytes service limit."
                 if st.type == "Task":
-                    self.emit(frame, task_event_prefix(st.resource) + "Failed",
-                              {**resource_details(st.resource), **failure_details(STATES_DATA_LIMIT_EXCEEDED, too_big)})
+                    self.emit(frame, st.event_prefix + "Failed",
+                              {**st.resource_fields, **failure_details(STATES_DATA_LIMIT_EXCEEDED, too_big)})
                 frame.phase = EXEC
                 self.run(frame, (STATES_DATA_LIMIT_EXCEEDED, too_big))
                 return
             if st.type == "Task":
-                self.emit(frame, task_event_prefix(st.resource) + "Succeeded", {**resource_details(st.resource), "output": out})
+                self.emit(frame, st.event_prefix + "Succeeded", {**st.resource_fields, "output": out})
             frame.result = out
             frame.phase = TASK_DONE
+            # finish_jsonpath reuses the size when the result is the state's output unchanged.
+            self.sized = (out, bound)
             self.run(frame)
         elif isinstance(event, (TaskFailed, TaskTimedOut)):
             fid = rs.tasks.pop(event.task_id, None)
             if fid is None:
                 return
             frame = rs.frames[fid]
-            self.clear_task_timers(fid)
+            if rs.timers:
+                self.clear_task_timers(fid)
             st = self.m.programs[frame.program].states[frame.state]
             kind = "Failed" if isinstance(event, TaskFailed) else "TimedOut"
             if isinstance(event, TaskTimedOut):
                 self.actions.append(CancelTask(event.task_id))
             error, cause = event.error, event.cause
             if st.type == "Task":
-                self.emit(frame, task_event_prefix(st.resource) + kind, {**resource_details(st.resource), **failure_details(error, cause)})
+                self.emit(frame, st.event_prefix + kind, {**st.resource_fields, **failure_details(error, cause)})
             elif frame.work is not None:
                 # A Map's own reader/writer task: AWS reports it under the Map's error names.
                 error = STATES_ITEM_READER_FAILED if frame.work["kind"] == "reader" else STATES_RESULT_WRITER_FAILED
@@ -216,7 +226,7 @@ class Stepper:
                 error = STATES_TIMEOUT if kind == "task-timeout" else STATES_HEARTBEAT_TIMEOUT
                 st = self.m.programs[timed.program].states[timed.state]
                 self.actions.append(CancelTask(task_id))
-                self.emit(timed, task_event_prefix(st.resource) + "TimedOut", {"error": error})
+                self.emit(timed, st.event_prefix + "TimedOut", {"error": error})
                 timed.task = None
                 timed.phase = EXEC
                 self.run(timed, (error, None))
@@ -511,7 +521,8 @@ class Stepper:
         unknown), apply variables, record the exit, move to Next or end the frame."""
         if bound < 0 and output is frame.input:
             bound = frame.size
-        bound = self.fit(st, output, bound, "output")
+        if bound < 0 or bound > self.m.max_payload_bytes:
+            bound = self.fit(st, output, bound, "output")
         if assigned:
             # Children's ChainMaps hold this dict itself, so updating in place keeps them right.
             frame.vars.update(assigned)
@@ -541,18 +552,25 @@ class Stepper:
         """Assign, ResultPath, OutputPath, then leave the state."""
         assigned = st.assign.render(result, ctx, variables) if st.assign is not None else None
         bound = -1
+        sized, size = self.sized
         if st.discard_result:
             output = frame.input
             bound = frame.size
         elif st.result_path is not None:
             output = st.result_path.assign(frame.input, result)
             if frame.size >= 0:
-                bound = merged_bound(frame.size, size_bound(result), st.result_path.text)
+                size = size if result is sized else size_bound(result)
+                bound = merged_bound(frame.size, size, st.result_path.text)
         else:
             output = result
-        if st.discard_output or (st.output_path is not None and st.output_path.root != "$"):
-            bound = -1
-        output = self.output_path(st, output, ctx, variables)
+            if result is sized:
+                bound = size
+        if st.discard_output:
+            output, bound = {}, -1
+        elif st.output_path is not None:
+            if st.output_path.root != "$":
+                bound = -1
+            output = st.output_path.select(output, ctx, variables)
         return self.exit(frame, st, output, assigned, bound)
 
     def output_path(self, st: State, data: Any, ctx: Any, variables: Mapping[str, Any]) -> Any:

@@ -37,11 +37,13 @@ class _Compiled(NamedTuple):
 class Sql:
     """One statement, compiled once per dialect, executed on the raw driver connection."""
 
-    __slots__ = ("_compiled", "statement")
+    __slots__ = ("_compiled", "_names", "statement")
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
+        # The result's column names per dialect (one statement, one set of columns), once read.
+        self._names: dict[str, tuple[str, ...]] = {}
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         hit = self._compiled.get(dialect.name)
@@ -63,24 +65,47 @@ class Sql:
 
     def execute(self, connection: Connection, params: Mapping[str, Any] | None = None) -> Any:
         """Run with one parameter set; returns the driver cursor (rowcount, fetch*)."""
-        text, processors, fixed = self._compile(connection.dialect)
-        values = _processed({**fixed, **params} if fixed and params else fixed or params or {}, processors)
-        cursor = _driver(connection).cursor()
+        # Inlined (the compiled-statement lookup, the processors, the driver): a transition runs
+        # a dozen statements, and each Python call here costs about what SQLite spends on one.
+        hit = self._compiled.get(connection.dialect.name) or self._compile(connection.dialect)
+        text, processors, fixed = hit
+        values = {**fixed, **params} if fixed and params else fixed or params or {}
+        if processors:
+            values = _processed(values, processors)
+        pooled = connection._dbapi_connection  # noqa: SLF001 - see _driver
+        driver: Any = pooled.dbapi_connection if pooled is not None else _driver(connection)
+        cursor = driver.cursor()
         cursor.execute(text, values)
         return cursor
 
-    def executemany(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def executemany(
+        self, connection: Connection, rows: Sequence[Mapping[str, Any]], shared: Mapping[str, Any] | None = None
+    ) -> None:
+        """Run once per row. `shared`: values every row has (the execution, a transition's
+        timestamp), bound once and added to each row (their keys are not in `rows`)."""
         if not rows:
             return
-        text, processors, fixed = self._compile(connection.dialect)
-        if fixed:
+        text, processors, fixed = self._compiled.get(connection.dialect.name) or self._compile(connection.dialect)
+        if shared:
+            common = {**fixed, **shared} if fixed else shared
+            if processors:
+                common = _processed(common, processors)
+                rest = []
+                for name, process in processors:
+                    if name not in common:
+                        rest.append((name, process))
+                processors = tuple(rest)
+            rows = [{**common, **row} for row in rows]
+        elif fixed:
             rows = [{**fixed, **row} for row in rows]
         if processors:
             # The rows of one call mostly share their datetimes (a transition's history events
             # carry one timestamp): convert each distinct object once.
             memo: dict[tuple[str, int], Any] = {}
             rows = [_processed(row, processors, memo) for row in rows]
-        cursor = _driver(connection).cursor()
+        pooled = connection._dbapi_connection  # noqa: SLF001 - see _driver
+        driver: Any = pooled.dbapi_connection if pooled is not None else _driver(connection)
+        cursor = driver.cursor()
         cursor.executemany(text, rows)
         cursor.close()
 
@@ -94,9 +119,14 @@ class Sql:
         """The first row as a dict (column name -> value), or None."""
         cursor = self.execute(connection, params)
         row = cursor.fetchone()
-        names = [column[0] for column in cursor.description] if row is not None else []
+        if row is None:
+            cursor.close()
+            return None
+        names = self._names.get(connection.dialect.name)
+        if names is None:
+            names = self._names[connection.dialect.name] = tuple([column[0] for column in cursor.description])
         cursor.close()
-        return dict(zip(names, row, strict=True)) if row is not None else None
+        return dict(zip(names, row, strict=True))
 
     def all(self, connection: Connection, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         cursor = self.execute(connection, params)

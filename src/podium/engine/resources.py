@@ -108,7 +108,7 @@ class ResourceRouter:
             return TaskOutcome(error=failure.error, cause=failure.cause)
         if call.waiting:
             return TaskOutcome(waiting=True)
-        return TaskOutcome(output=lambdas.wrap_result(result, call.integration))
+        return TaskOutcome(output=lambdas.wrap_result(result, call.integration, fresh=True))
 
     def flush(self) -> None:
         """Send the calls started with `defer`."""

@@ -71,6 +71,12 @@ UPDATE_RUN = Sql(update(_executions).where(_executions.c.arn == bindparam("b_arn
     wake_at=select(func.min(_timers.c.due)).where(_timers.c.execution_arn == _executions.c.arn)
     .scalar_subquery(),
 ))
+# The same without wake_at, for a transition that set no timer when none of the execution's
+# timers was deleted (wake_at is then right already): an UPDATE that names wake_at rewrites its
+# index entry even when the value stays.
+UPDATE_STATE = Sql(update(_executions).where(_executions.c.arn == bindparam("b_arn")).values(
+    run_state=bindparam("run_state"), event_count=bindparam("event_count"),
+))
 UPDATE_ENDED = Sql(update(_executions).where(_executions.c.arn == bindparam("b_arn")).values(
     run_state=bindparam("run_state"), event_count=bindparam("event_count"), wake_at=None,
     status=bindparam("status"), output=bindparam("output"), error=bindparam("error"),
@@ -199,6 +205,7 @@ def advance(
     lease_seconds: float = 30.0,
     claim_limit: int | None = None,
     states: RunStates | None = None,
+    timers_kept: bool = False,
 ) -> Transition:
     """Apply `events` in order and persist the result; the row of `arn` must be locked by the caller.
 
@@ -206,14 +213,16 @@ def advance(
     (status RUNNING, attempt 1, leased) and returned for it to submit after commit; without it
     they are left SCHEDULED for any worker to claim. `claim_limit` caps how many are claimed
     (the worker's free capacity); the rest stay SCHEDULED. `states` keeps run states parsed
-    between transitions (the worker's cache).
+    between transitions (the worker's cache). `timers_kept`: the caller deleted none of the
+    execution's timers in this transaction (it applies task results), so the execution's
+    `wake_at` is left as it is unless the step sets a timer.
     """
     cached = states.take(arn, run_state_text) if states is not None and run_state_text else None
     if cached is not None:
         run_state = cached
     else:
         run_state = RunState.from_json(json.loads(run_state_text)) if run_state_text else RunState()
-    moment = to_datetime(now)
+    moment = datetime.fromtimestamp(now, UTC)
     history: list[Mapping[str, Any]] = []
     tasks: list[RunTask] = []
     timers: dict[str, float] = {}
@@ -225,16 +234,17 @@ def advance(
             result = step(machine, run_state, event, moment)
         except Exception as exc:  # an interpreter bug must fail this execution, not the worker
             finished = Finished("FAILED", None, "States.Runtime", f"internal error: {type(exc).__name__}: {exc}")
-            history.append(_engine_event(arn, history, before_last_step, moment, finished))
+            history.append(_engine_event(history, before_last_step, finished))
             break
+        # Every event of a step carries the step's `now` (moment): the execution and the
+        # timestamp are bound once for all rows (INSERT_HISTORY's `shared`).
         for record in result.history:
+            details = record.details
             history.append({
-                "execution_arn": arn,
                 "id": record.id,
                 "previous_event_id": record.previous_event_id,
                 "type": record.type,
-                "timestamp": record.timestamp,
-                "details": dumps(dict(record.details)),
+                "details": dumps(details if type(details) is dict else dict(details)),
             })
         for action in result.actions:
             if isinstance(action, RunTask):
@@ -251,7 +261,7 @@ def advance(
             break
 
     if history:
-        INSERT_HISTORY.executemany(connection, history)
+        INSERT_HISTORY.executemany(connection, history, {"execution_arn": arn, "timestamp": moment})
     dispatch = _schedule_tasks(connection, arn, tasks, now, claim_for, lease_seconds, claim_limit)
     if cancelled:
         cancel_tasks(connection, arn, cancelled, now)
@@ -283,7 +293,7 @@ def advance(
                 connection,
                 [{"execution_arn": arn, "timer_id": tid, "due": due} for tid, due in timers.items()],
             )
-        UPDATE_RUN.execute(connection, values).close()
+        (UPDATE_STATE if timers_kept and not timers else UPDATE_RUN).execute(connection, values).close()
         if states is not None:
             states.stage(arn, run_state_out, run_state)
     unclaimed = len(tasks) - len(dispatch) if claim_for is not None and finished is None else 0
@@ -351,17 +361,16 @@ def _replay(machine: StateMachine, text: str | None, events: Sequence[Event], mo
     return dumps(state.to_json())
 
 
-def _engine_event(
-    arn: str, history: list[Mapping[str, Any]], before: str | None, moment: datetime, ended: Finished
-) -> dict[str, Any]:
-    """The ExecutionFailed event the engine writes itself when the step function raised."""
+def _engine_event(history: list[Mapping[str, Any]], before: str | None, ended: Finished) -> dict[str, Any]:
+    """The ExecutionFailed event the engine writes itself when the step function raised (its
+    execution and timestamp are the other rows')."""
     if history:
         last = int(history[-1]["id"])
     else:
         last = int(json.loads(before)["next_event_id"]) - 1 if before else 0
     return {
-        "execution_arn": arn, "id": last + 1, "previous_event_id": last, "type": "ExecutionFailed",
-        "timestamp": moment, "details": dumps({"error": ended.error, "cause": ended.cause}),
+        "id": last + 1, "previous_event_id": last, "type": "ExecutionFailed",
+        "details": dumps({"error": ended.error, "cause": ended.cause}),
     }
 
 
@@ -443,7 +452,8 @@ def record_outcome(
     WAITING instead. Only the first result of a task counts: tasks run at least once.
     """
     status = "WAITING" if outcome.waiting else "FAILED" if outcome.failed else "SUCCEEDED"
-    changed = close_task_statement(accept).rowcount(connection, {
+    statement = _CLOSE_TASK.get(accept) if type(accept) is tuple else None
+    changed = (statement or close_task_statement(accept)).rowcount(connection, {
         "b_arn": arn, "b_task": task_id, "status": status,
         "finished_at": None if status == "WAITING" else now,
     })

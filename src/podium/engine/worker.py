@@ -138,6 +138,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.max_in_flight = max_in_flight
         self._skip_locked = self.store.dialect == "postgresql"
+        self._sqlite = self.store.dialect == "sqlite"
         self._lock_one = Sql(self._locking(_LOCK_ONE))
         self._due_standard = Sql(self._locking(_DUE_STANDARD.limit(batch_size)))
         self._claimable = Sql(self._locking(_CLAIMABLE.limit(bindparam("b_limit"))))
@@ -322,14 +323,15 @@ class Worker:
         dispatch: list[TaskRequest],
         express: list[str],
     ) -> int:
-        if self.store.dialect != "sqlite":
+        if not self._sqlite:
             with connection.begin():
                 return self._work(connection, results, now, poll, dispatch, express)
         # On the driver: SQLAlchemy's Transaction costs more than BEGIN and COMMIT themselves
         # (one transaction per Task). A statement run through SQLAlchemy inside (the polls')
         # autobegins its own Transaction on top, which the store's BEGIN listener leaves alone
         # (the driver is in a transaction already); then its commit is the one that commits.
-        driver = connection.connection.driver_connection
+        pooled = connection._dbapi_connection  # noqa: SLF001 - as fastsql does: no property calls
+        driver = pooled.dbapi_connection if pooled is not None else connection.connection.driver_connection
         driver.execute("BEGIN IMMEDIATE").close()  # type: ignore[union-attr]
         try:
             done = self._work(connection, results, now, poll, dispatch, express)
@@ -382,7 +384,11 @@ class Worker:
         by_execution: dict[str, list[tuple[TaskRequest, TaskOutcome]]] = defaultdict(list)
         for request, outcome in results:
             by_execution[request.execution_arn].append((request, outcome))
-        rows = [row for arn in by_execution if (row := self._lock_one.first(connection, {"b_arn": arn}))]
+        rows = []
+        for arn in by_execution:
+            row = self._lock_one.first(connection, {"b_arn": arn})
+            if row is not None:
+                rows.append(row)
         for row in rows:
             events: list[Event] = []
             for request, outcome in by_execution.pop(row["arn"]):
@@ -394,7 +400,7 @@ class Worker:
                         else TaskSucceeded(request.task_id, outcome.output)
                     )
             if events and row["status"] == RUNNING:
-                dispatch.extend(self._advance(connection, row, events, now, len(dispatch)))
+                dispatch.extend(self._advance(connection, row, events, now, len(dispatch), timers_kept=True))
         # Executions locked by another worker right now: try their results again next time.
         for pending in by_execution.values():
             self._held.extend(pending)
@@ -516,7 +522,8 @@ class Worker:
                 connection.close()
 
     def _advance(
-        self, connection: Connection, row: Mapping[str, Any], events: list[Event], now: float, claimed: int = 0
+        self, connection: Connection, row: Mapping[str, Any], events: list[Event], now: float, claimed: int = 0,
+        *, timers_kept: bool = False,
     ) -> list[TaskRequest]:
         if not events:
             return []
@@ -525,7 +532,7 @@ class Worker:
             connection, machine, row["arn"], row["run_state"], events, now,
             claim_for=self.worker_id, lease_seconds=self.lease_seconds,
             claim_limit=max(0, self.max_in_flight - len(self._in_flight) - claimed),
-            states=self._states,
+            states=self._states, timers_kept=timers_kept,
         )
         if transition.unclaimed:
             self._backlog = True
@@ -621,12 +628,13 @@ class Worker:
                 self._express_running.discard(arn)
 
     def _drain(self) -> list[tuple[TaskRequest, TaskOutcome]]:
+        # Checked before taking (this loop is the only consumer): get_nowait on an empty queue
+        # raises, and the queue is empty at nearly every call.
+        results = self._results
         drained = []
-        while True:
-            try:
-                drained.append(self._results.get_nowait())
-            except queue.Empty:
-                return drained
+        while not results.empty():
+            drained.append(results.get_nowait())
+        return drained
 
     def _wait_for_work(self) -> None:
         """Sleep until a task result arrives or the next poll is due (timers, other workers)."""
