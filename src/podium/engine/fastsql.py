@@ -72,8 +72,8 @@ class Sql:
         values = {**fixed, **params} if fixed and params else fixed or params or {}
         if processors:
             values = _processed(values, processors)
-        pooled = connection._dbapi_connection  # noqa: SLF001 - see _driver
-        driver: Any = pooled.dbapi_connection if pooled is not None else _driver(connection)
+        pooled = connection._dbapi_connection  # noqa: SLF001 - see driver_of
+        driver: Any = pooled.dbapi_connection if pooled is not None else driver_of(connection)
         cursor = driver.cursor()
         cursor.execute(text, values)
         return cursor
@@ -103,8 +103,8 @@ class Sql:
             # carry one timestamp): convert each distinct object once.
             memo: dict[tuple[str, int], Any] = {}
             rows = [_processed(row, processors, memo) for row in rows]
-        pooled = connection._dbapi_connection  # noqa: SLF001 - see _driver
-        driver: Any = pooled.dbapi_connection if pooled is not None else _driver(connection)
+        pooled = connection._dbapi_connection  # noqa: SLF001 - see driver_of
+        driver: Any = pooled.dbapi_connection if pooled is not None else driver_of(connection)
         cursor = driver.cursor()
         cursor.executemany(text, rows)
         cursor.close()
@@ -142,7 +142,7 @@ class Sql:
         return values
 
 
-def _driver(connection: Connection) -> Any:
+def driver_of(connection: Connection) -> Any:
     """The DB-API connection under `connection`: its pooled connection's plain attribute when
     it holds one (`connection.connection.driver_connection` is three property calls, and a
     transition runs a dozen statements); sync drivers only, where the two are the same."""

@@ -50,7 +50,7 @@ from podium.asl.step import Event, TaskFailed, TaskSucceeded, TimerFired
 from podium.engine.executors.base import TaskOutcome, TaskRequest
 from podium.engine.executors.local import PendingCall
 from podium.engine.express import run_express
-from podium.engine.fastsql import Sql
+from podium.engine.fastsql import Sql, driver_of
 from podium.engine.models import EXPRESS, RUNNING, STANDARD
 from podium.engine.service import Engine
 from podium.engine.transitions import (
@@ -330,21 +330,20 @@ class Worker:
         # (one transaction per Task). A statement run through SQLAlchemy inside (the polls')
         # autobegins its own Transaction on top, which the store's BEGIN listener leaves alone
         # (the driver is in a transaction already); then its commit is the one that commits.
-        pooled = connection._dbapi_connection  # noqa: SLF001 - as fastsql does: no property calls
-        driver = pooled.dbapi_connection if pooled is not None else connection.connection.driver_connection
-        driver.execute("BEGIN IMMEDIATE").close()  # type: ignore[union-attr]
+        driver = driver_of(connection)
+        driver.execute("BEGIN IMMEDIATE").close()
         try:
             done = self._work(connection, results, now, poll, dispatch, express)
         except BaseException:
             if connection.in_transaction():
                 connection.rollback()
-            if driver.in_transaction:  # type: ignore[union-attr]
-                driver.rollback()  # type: ignore[union-attr]
+            if driver.in_transaction:
+                driver.rollback()
             raise
         if connection.in_transaction():
             connection.commit()
         else:
-            driver.commit()  # type: ignore[union-attr]
+            driver.commit()
         return done
 
     def _work(

@@ -359,11 +359,7 @@ class EndpointService:
                     continue
             if row.status == "Creating":
                 stopped = "the server stopped while the endpoint was being created"
-                with self.store.begin() as conn:
-                    conn.execute(update(serving_deployments)
-                                 .where(serving_deployments.c.endpoint == row.name,
-                                        serving_deployments.c.outcome == "InProgress")
-                                 .values(outcome="Failed", reason=stopped, ended_at=_now()))
+                self._fail_open_deployment(row.name, stopped)
                 self._set_status(row.name, "Failed", stopped)
                 continue
             if row.status not in ("InService", "Updating", "RollingBack"):
@@ -371,11 +367,7 @@ class EndpointService:
             reason = None
             if row.status != "InService":
                 reason = "the server stopped during a deployment; serving the last good config"
-                with self.store.begin() as conn:
-                    conn.execute(update(serving_deployments)
-                                 .where(serving_deployments.c.endpoint == row.name,
-                                        serving_deployments.c.outcome == "InProgress")
-                                 .values(outcome="Failed", reason=reason, ended_at=_now()))
+                self._fail_open_deployment(row.name, reason)
             try:
                 running = self._provision(row.name, self._config(row.config_name))
             except Exception as exc:
@@ -409,6 +401,14 @@ class EndpointService:
         if row is None:
             raise NotFoundError(f"endpoint '{name}' does not exist")
         return row
+
+    def _fail_open_deployment(self, name: str, reason: str) -> None:
+        """Mark the endpoint's in-progress deployment Failed with `reason` (found at start-up)."""
+        with self.store.begin() as conn:
+            conn.execute(update(serving_deployments)
+                         .where(serving_deployments.c.endpoint == name,
+                                serving_deployments.c.outcome == "InProgress")
+                         .values(outcome="Failed", reason=reason, ended_at=_now()))
 
     def _set_status(self, name: str, status: str, reason: str | None = None, config: str | None = None) -> None:
         values: dict[str, Any] = {"status": status, "failure_reason": reason, "updated_at": _now()}
