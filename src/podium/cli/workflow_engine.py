@@ -71,7 +71,7 @@ def _machine_view(info: Any, full: bool = False) -> dict[str, Any]:
 
 
 def _execution_view(info: Any) -> dict[str, Any]:
-    view = info.to_dict()
+    view: dict[str, Any] = info.to_dict()
     view.pop("revision_id", None)
     return view
 

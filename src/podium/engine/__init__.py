@@ -7,7 +7,11 @@ package persists its run states and history and performs the actions it asks for
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the real names for type checkers; at run time they load on first use
+    from podium.engine.service import Engine
+    from podium.engine.worker import Worker
 
 __all__ = ["Engine", "Worker"]
 

@@ -14,7 +14,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -308,7 +308,7 @@ class Engine:
                                     code="ResourceNotFound")
 
     def create_alias(
-        self, name: str, alias: str, routing: list[Mapping[str, int]] | Mapping[int, int],
+        self, name: str, alias: str, routing: Sequence[Mapping[str, Any]] | Mapping[int, int],
         description: str = "",
     ) -> AliasInfo:
         """Point `alias` at one or two versions with weights summing to 100."""
@@ -333,7 +333,7 @@ class Engine:
             return self._alias(connection, name, alias)
 
     def update_alias(
-        self, name: str, alias: str, routing: list[Mapping[str, int]] | Mapping[int, int],
+        self, name: str, alias: str, routing: Sequence[Mapping[str, Any]] | Mapping[int, int],
         description: str | None = None,
     ) -> AliasInfo:
         name = arns.parse_target(name).state_machine
@@ -751,7 +751,7 @@ class Engine:
         return _version_info(created)
 
     def _check_routing(
-        self, connection: Connection, name: str, routing: list[Mapping[str, int]] | Mapping[int, int]
+        self, connection: Connection, name: str, routing: Sequence[Mapping[str, Any]] | Mapping[int, int]
     ) -> list[dict[str, int]]:
         if isinstance(routing, Mapping):
             routes = [{"version": int(v), "weight": int(w)} for v, w in routing.items()]
