@@ -6,6 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from podium.asl.branches import INLINE_MAP_CONCURRENCY
 from podium.asl.definition import compile_definition
 from podium.asl.step import (
     CancelTask,
@@ -150,6 +153,77 @@ def test_map_max_concurrency_bounds_tasks_in_flight() -> None:
         outputs[task.input] = task.input * 2
         done += _actions(r, Finished)
     assert done[0].output == [20, 40, 60, 80, 100]
+
+
+def _inline_map(**extra: Any) -> Any:
+    return compile_definition({
+        "StartAt": "M",
+        "States": {"M": {
+            "Type": "Map", "End": True, **extra,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": True}}},
+        }},
+    })
+
+
+@pytest.mark.parametrize("max_concurrency", [0, 100])
+def test_an_inline_map_runs_at_most_40_iterations_at_once(max_concurrency: int) -> None:
+    # AWS: "In Inline mode, the Map state supports up to 40 concurrent iterations."
+    assert INLINE_MAP_CONCURRENCY == 40
+    machine = _inline_map(MaxConcurrency=max_concurrency)
+    r = step(machine, RunState(), StartExecution(input=list(range(100))), T0)
+    in_flight = _actions(r, RunTask)
+    assert [t.input for t in in_flight] == list(range(40))
+    assert sum(1 for f in r.run_state.frames.values() if f.parent is not None) == 40
+    assert [e.type for e in r.history].count("MapIterationStarted") == 40
+    rs, done = r.run_state, []
+    while in_flight:
+        task = in_flight.pop(0)
+        r = step(machine, _reload(rs), TaskSucceeded(task.task_id, task.input * 2), T0)
+        rs = r.run_state
+        in_flight += _actions(r, RunTask)
+        assert len(in_flight) <= 40
+        done += _actions(r, Finished)
+        # An iteration that ended is out of the run state; the next one took its place.
+        assert sum(1 for f in rs.frames.values() if f.parent is not None) == len(in_flight)
+    assert done[0].output == [i * 2 for i in range(100)]
+
+
+def test_the_next_inline_iteration_starts_when_one_ends() -> None:
+    machine = _inline_map()
+    r = step(machine, RunState(), StartExecution(input=list(range(41))), T0)
+    first = _actions(r, RunTask)[0]
+    r = step(machine, r.run_state, TaskSucceeded(first.task_id, "a"), T0)
+    assert [(e.type, e.details.get("index")) for e in r.history] == [
+        ("TaskSucceeded", None), ("TaskStateExited", None), ("MapIterationSucceeded", 0),
+        ("MapIterationStarted", 40), ("TaskStateEntered", None), ("TaskScheduled", None), ("TaskStarted", None),
+    ]
+    assert [t.input for t in _actions(r, RunTask)] == [40]
+
+
+def test_a_distributed_map_is_not_bound_by_the_inline_limit() -> None:
+    machine = compile_definition({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": True}}},
+    }}})
+    r = step(machine, RunState(), StartExecution(input=list(range(50))), T0)
+    assert len(_actions(r, RunTask)) == 50
+
+
+def test_a_run_state_saved_with_every_iteration_started_still_finishes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Run states stored before the inline bound existed hold a frame per item of the Map.
+    machine = _inline_map()
+    with monkeypatch.context() as patched:
+        patched.setattr("podium.asl.branches.INLINE_MAP_CONCURRENCY", 10**6)
+        r = step(machine, RunState(), StartExecution(input=list(range(60))), T0)
+    tasks = _actions(r, RunTask)
+    assert len(tasks) == 60
+    rs = r.run_state
+    for task in reversed(tasks):
+        r = step(machine, _reload(rs), TaskSucceeded(task.task_id, -task.input), T0)
+        rs = r.run_state
+        assert _actions(r, RunTask) == []
+    assert _actions(r, Finished)[0] == Finished("SUCCEEDED", [-i for i in range(60)])
 
 
 def test_parallel_branch_failure_cancels_the_other_branch() -> None:
@@ -353,6 +427,31 @@ def test_redrive_reruns_only_the_failed_map_iterations() -> None:
     r = step(machine, _reload(r.run_state), TaskSucceeded(again[0].task_id, "b"), T0)
     r = step(machine, _reload(r.run_state), TaskSucceeded(again[1].task_id, "c"), T0)
     assert _actions(r, Finished)[0] == Finished("SUCCEEDED", ["a", "b", "c"])
+
+
+def test_redrive_of_a_map_larger_than_the_inline_limit_reruns_what_did_not_succeed() -> None:
+    machine = _inline_map()
+    r = step(machine, RunState(), StartExecution(input=list(range(100))), T0)
+    tasks = _actions(r, RunTask)
+    for task in tasks[:31]:
+        r = step(machine, _reload(r.run_state), TaskSucceeded(task.task_id, task.input), T0)
+        tasks += _actions(r, RunTask)
+    # 0..30 succeeded and 31..70 are running; 40 run at a time, so 71.. never started.
+    assert [t.input for t in tasks[31:]] == list(range(31, 71))
+    failing = tasks[50]
+    r = step(machine, _reload(r.run_state), TaskFailed(failing.task_id, "Boom"), T0)
+    assert _actions(r, Finished)[0].status == "FAILED"
+    r = step(machine, _reload(r.run_state), RedriveExecution(), T0)
+    again = _actions(r, RunTask)
+    assert [t.input for t in again] == list(range(31, 71))
+    seen = []
+    while again:
+        task = again.pop(0)
+        seen.append(task.input)
+        r = step(machine, _reload(r.run_state), TaskSucceeded(task.task_id, task.input), T0)
+        again += _actions(r, RunTask)
+    assert seen == list(range(31, 100))
+    assert _actions(r, Finished)[0] == Finished("SUCCEEDED", list(range(100)))
 
 
 def test_redrive_reruns_only_the_failed_parallel_branches() -> None:

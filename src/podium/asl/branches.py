@@ -1,8 +1,9 @@
 """Parallel and Map states: branches and iterations run as child frames of the same run.
 
-A Map or Parallel state starts its children up to MaxConcurrency, collects their results in
-order, applies ToleratedFailureCount/Percentage, and, for a distributed Map, reads items
-with its ItemReader and writes results with its ResultWriter as RunTask actions of its own.
+A Map or Parallel state starts its children up to MaxConcurrency (an inline Map at most
+INLINE_MAP_CONCURRENCY at once), collects their results in order, applies
+ToleratedFailureCount/Percentage, and, for a distributed Map, reads items with its ItemReader
+and writes results with its ResultWriter as RunTask actions of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from podium.asl.jsonata import unexpected_type_error
 from podium.asl.jsonpath import to_json_text
 from podium.asl.map_io import group_batches, parse_items
 from podium.asl.runstate import BLOCK, CHILDREN, DONE, TASK, TASK_DONE, Frame
+
+# The most iterations of an inline Map that run at once, whatever MaxConcurrency says (0 means
+# "as many as possible"): AWS documents that "in Inline mode, the Map state supports up to 40
+# concurrent iterations". Each running iteration is a frame of the run state, which the
+# durable engine writes at every transition, so an unbounded Map of 1,000 items made every
+# transition write 1,000 frames.
+INLINE_MAP_CONCURRENCY = 40
 
 if TYPE_CHECKING:
     from podium.asl.stepper import Stepper
@@ -103,6 +111,8 @@ def run_map(s: Stepper, frame: Frame, st: State) -> int:
     inputs = map_inputs(s, frame, st, items, data, ctx, variables, states)
     if st.distributed:
         s.emit(frame, "MapRunStarted")
+    else:
+        concurrency = min(concurrency or INLINE_MAP_CONCURRENCY, INLINE_MAP_CONCURRENCY)
     frame.work = {
         "kind": "map", "distributed": st.distributed, "items": inputs, "next": 0, "running": 0,
         "results": [None] * len(inputs), "children": {}, "failed": 0, "failure": None,

@@ -99,6 +99,8 @@ class RunState:
         # and the frames the stepper ran since then (None: not tracked yet).
         self.encoded: dict[int, tuple[Frame, tuple[Any, ...], str]] = {}
         self.touched: set[int] | None = None
+        # The parts of the Map/Parallel frames' text kept between calls (see _WorkText).
+        self.encoded_work: dict[int, _WorkText] = {}
         # The text of `status` and `context`, and the objects it was encoded from.
         self.encoded_head: tuple[list[Any], str] | None = None
 
@@ -138,22 +140,33 @@ class RunState:
         its `vars`, `retry_counts`, ... happen only while it runs), it holds no Map/Parallel
         `work` (mutated in place as children end), and every field is the same object as when
         it was encoded.
+
+        A frame that holds `work` is re-encoded at every call, but not all of it: its input
+        (the Map's whole input) and the long lists of its `work` (the iterations' inputs, their
+        results, ...) reuse the text of what did not change; see _WorkText.
         """
         cache = self.encoded
         touched = self.touched
+        work_cache = self.encoded_work
         fresh: dict[int, tuple[Frame, tuple[Any, ...], str]] = {}
+        fresh_work: dict[int, _WorkText] = {}
         parts = []
         for fid, frame in self.frames.items():
             values = _frame_values(frame)
             hit = cache.get(fid)
-            if (hit is None or touched is None or hit[0] is not frame or fid in touched
-                    or frame.work is not None or not all(map(is_, hit[1], values))):
+            if frame.work is not None:
+                parts_of = work_cache.get(fid) or _WorkText()
+                fresh_work[fid] = parts_of
+                text = parts_of.frame_text(values)
+            elif (hit is None or touched is None or hit[0] is not frame or fid in touched
+                    or not all(map(is_, hit[1], values))):
                 text = _dumps(dict(zip(_FRAME_FIELDS, values, strict=True)))
             else:
                 text = hit[2]
             fresh[fid] = (frame, values, text)
             parts.append(text)
         self.encoded = fresh
+        self.encoded_work = fresh_work
         self.touched = set()
         return f'{self._head()[:-1]},"frames":[{",".join(parts)}],{_dumps(self._rest())[1:]}'
 
@@ -188,6 +201,81 @@ class RunState:
 
 _FRAME_FIELDS = tuple(k for k in Frame.__slots__ if k != "_scope")
 _frame_values = attrgetter(*_FRAME_FIELDS)
+# Where `input` and `work` are among a frame's fields.
+_INPUT_AT = _FRAME_FIELDS.index("input")
+_WORK_AT = _FRAME_FIELDS.index("work")
+# Lists of a frame's `work` longer than this are encoded in chunks of this many items.
+_CHUNK = 64
+
+
+class _WorkText:
+    """The text of one Map/Parallel frame, encoded field by field, reusing the text of parts
+    that did not change: the frame's `input` while it is the same object, and each chunk of
+    a long list of its `work` ("items", "results", "done", "order") while the chunk's items
+    are the same objects.
+
+    A Map of 1,000 items holds its iterations' inputs and results in its `work`; encoding them
+    in full at every durable transition cost more than the transition's own work. The values
+    are JSON values, which the interpreter never changes in place (a new value is a new
+    object: ResultPath copies, results are stored by replacing a list item), so the same
+    object has the same text.
+    """
+
+    __slots__ = ("input", "lists")
+
+    def __init__(self) -> None:
+        self.input: tuple[Any, str] | None = None
+        # For each list of `work`: the chunks last encoded and their texts.
+        self.lists: dict[str, tuple[list[list[Any]], list[str]]] = {}
+
+    def frame_text(self, values: tuple[Any, ...]) -> str:
+        parts = []
+        for i, value in enumerate(values):
+            if i == _INPUT_AT:
+                hit = self.input
+                if hit is None or hit[0] is not value:
+                    hit = self.input = (value, _dumps(value))
+                text = hit[1]
+            elif i == _WORK_AT:
+                text = self.work_text(value)
+            else:
+                text = _dumps(value)
+            parts.append(_FIELD_KEYS[i] + text)
+        return "{" + ",".join(parts) + "}"
+
+    def work_text(self, work: Mapping[str, Any]) -> str:
+        parts = []
+        lists = {}
+        for key, value in work.items():
+            if type(value) is list and len(value) > _CHUNK:
+                chunks, texts = self.lists.get(key) or ([], [])
+                lists[key] = self.list_text(value, chunks, texts)
+                text = "[" + ",".join(texts) + "]"
+            else:
+                text = _dumps(value)
+            parts.append(encode_basestring_ascii(key) + ":" + text)
+        self.lists = lists
+        return "{" + ",".join(parts) + "}"
+
+    @staticmethod
+    def list_text(values: list[Any], chunks: list[list[Any]], texts: list[str]) -> tuple[list[list[Any]], list[str]]:
+        """Bring `chunks`/`texts` up to date with `values` (re-encoding the chunks that
+        changed) and return them."""
+        count = 0
+        for count, start in enumerate(range(0, len(values), _CHUNK), 1):
+            chunk = values[start:start + _CHUNK]
+            n = count - 1
+            if n < len(chunks):
+                old = chunks[n]
+                if len(old) == len(chunk) and all(map(is_, old, chunk)):
+                    continue
+                chunks[n] = chunk
+                texts[n] = _dumps(chunk)[1:-1]
+            else:
+                chunks.append(chunk)
+                texts.append(_dumps(chunk)[1:-1])
+        del chunks[count:], texts[count:]
+        return chunks, texts
 
 
 def _compact_encoder() -> Callable[[Any], str]:
@@ -209,3 +297,4 @@ def _compact_encoder() -> Callable[[Any], str]:
 # Compact JSON text of a value (see _compact_encoder); the engine encodes with it too.
 dumps_compact = _compact_encoder()
 _dumps = dumps_compact
+_FIELD_KEYS = tuple(encode_basestring_ascii(k) + ":" for k in _FRAME_FIELDS)
