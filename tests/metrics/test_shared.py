@@ -184,7 +184,7 @@ def test_migration_adds_the_table_and_keeps_existing_rows(any_store: Store) -> N
             updated_at=datetime.now(UTC)))
     migrate.upgrade(engine)
     with engine.connect() as connection:
-        assert "serving_0003" in migrate.current_revisions(connection)
+        assert migrate.current_revisions(connection) == migrate.head_revisions()  # serving_0003 and later
         assert connection.execute(select(serving_alarms.c.name)).scalars().all() == ["kept"]
     metrics = MetricStore()
     traffic(metrics, 2, 0)

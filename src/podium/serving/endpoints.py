@@ -9,20 +9,33 @@ and its reason is recorded in the deployment history, beginning with the endpoin
 
 Alarms and the metrics summary read every router process's traffic (podium.metrics.shared):
 this process publishes its router's metrics to the metadata store once it serves an endpoint.
+
+Several router processes on one store: each runs its own worker fleets and follows the routing
+state committed in the store (`serving_endpoints.routing`, with a `generation` raised at each
+change). The process running a deployment commits each traffic shift, then applies it; every
+other process notices the new generation within `sync_seconds`, starts the fleets the state
+names (or grows them), routes by it, and drains and stops the fleets it no longer names. A
+deployment is owned by the process running it through a lease it renews in the store; only a
+deployment whose lease expired (its process died) is taken over: rolled back, or failed.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.engine import Connection
 
 from podium.config import Settings
 from podium.errors import ConflictError, NotFoundError, ValidationError
@@ -36,7 +49,8 @@ from podium.serving.capture import CaptureConfig, CaptureWriter
 from podium.serving.deployment import Plan, instances, plan
 from podium.serving.pool import Fleet
 from podium.serving.router import Router
-from podium.serving.routing import FleetShare, RoutingTable, ShadowRoute, VariantRoute
+from podium.serving.routing import FleetShare, Placement, RoutingTable, ShadowRoute, VariantRoute
+from podium.serving.worker import extract
 from podium.store import Store
 from podium.store.tables.serving import (
     serving_deployment_events,
@@ -56,14 +70,47 @@ class _Running:
     variants: list[tuple[str, float, Fleet]]
     shadows: list[tuple[str, float, Fleet]]
     capture: CaptureConfig | None = None
+    full: dict[str, int] = field(default_factory=dict)  # each production variant's whole instance count
 
     def stop(self, drain_timeout: float) -> None:
         for _, _, fleet in self.variants + self.shadows:
             fleet.stop(drain_timeout)
 
+    def grow_to(self, capacity: float) -> int:
+        """Start workers until each production variant runs `capacity` of its instances."""
+        return sum(fleet.grow(instances(self.full[name], capacity)) for name, _, fleet in self.variants)
+
+    def shrink_to(self, capacity: float, drain_timeout: float) -> int:
+        """Drain and stop workers beyond `capacity` of each production variant's instances."""
+        return sum(fleet.shrink(instances(self.full[name], capacity), drain_timeout)
+                   for name, _, fleet in self.variants)
+
+
+class _LeaseLost(Exception):
+    """This process no longer owns the deployment it runs: its lease expired and another process
+    took the deployment over, or the service is shutting down."""
+
+
+BUSY = ("Creating", "Updating", "RollingBack")  # statuses while a deployment is in progress
+FOLLOW_RETRY_SECONDS = 5.0  # after a failed start of fleets another process's change asked for
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _key(config_name: str, deployment_id: int) -> str:
+    """The name of a fleet: its config and the deployment that started it."""
+    return f"{config_name}@{deployment_id}"
+
+
+def _placements(row: Any) -> list[Placement]:
+    """An endpoint row's committed routing state (empty: not serving)."""
+    if row.routing is not None:
+        return [Placement.from_json(p) for p in row.routing]
+    if row.status in ("InService", "Updating", "RollingBack"):  # committed before serving_0004
+        return [Placement(_key(row.config_name, 0), row.config_name, 1.0)]
+    return []
 
 
 class EndpointService:
@@ -71,16 +118,32 @@ class EndpointService:
 
     def __init__(self, settings: Settings, store: Store, router: Router | None = None,
                  *, poll_seconds: float = 0.05, drain_timeout: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, lease_seconds: float = 10.0,
+                 sync_seconds: float = 0.5) -> None:
         self.settings = settings
         self.store = store
         self.router = router or Router()
         # The router's metrics merged with those of every other router process on the store.
         self.metrics = SharedMetrics(store, self.router.metrics)
         self.alarms = AlarmRegistry(store)
-        self._running: dict[str, _Running] = {}
+        # endpoint -> fleet key -> the fleets this process runs for it (blue and green in a deployment)
+        self._fleets: dict[str, dict[str, _Running]] = {}
         self._deployments: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
+        # Who holds a deployment's lease: unique per process and service.
+        self.owner_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lease = lease_seconds
+        self._sync_every = sync_seconds
+        self._renewed_at = 0.0
+        self._owned: dict[str, int | None] = {}  # endpoint -> deployment this process runs on it
+        self._applied: dict[str, int] = {}  # endpoint -> generation of the routing state routed here
+        self._endpoint_locks: dict[str, threading.Lock] = {}
+        self._followers: dict[str, threading.Thread] = {}
+        self._retry_at: dict[str, float] = {}
+        self._serve_all = False  # restore() was called: serve every endpoint, also new ones
+        self._sync_thread: threading.Thread | None = None
+        self._capturing: dict[str, _Running] = {}  # endpoint -> the fleets whose capture config is used
+        self._lost: set[int] = set()  # deployments this process ran that another took over
         self._poll = poll_seconds
         self._drain = drain_timeout
         self._sleep = sleep
@@ -176,38 +239,43 @@ class EndpointService:
         """Start the config's fleets and give them all traffic. The deployment history records
         the creation as its first entry (from no config), with the traffic split it began with."""
         config = self._config(config_name)
-        with self.store.begin() as conn:
-            if conn.execute(select(serving_endpoints.c.name).where(serving_endpoints.c.name == name)).first():
+        with self._endpoint_lock(name), self._lock:
+            if name in self._owned:
                 raise ConflictError(f"endpoint '{name}' already exists")
-            conn.execute(insert(serving_endpoints).values(
-                name=name, config_name=config_name, status="Creating", created_at=_now(), updated_at=_now()))
-            inserted = conn.execute(insert(serving_deployments).values(
-                endpoint=name, from_config=None, to_config=config_name, policy={}, outcome="InProgress",
-                started_at=_now())).inserted_primary_key
-            assert inserted is not None
-            deployment_id = inserted[0]
+            self._owned[name] = None  # no other thread here routes it until this ends
         try:
-            running = self._provision(name, config)
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            self._event(deployment_id, "DeploymentFailed", 0.0, f"fleets failed to start: {reason}")
-            self._finish(deployment_id, "Failed", reason)
-            self._set_status(name, "Failed", reason)
-            raise
-        with self._lock:
-            self._running[name] = running
-        self.router.set_table(RoutingTable(name, (self._share(running, 1.0),)))
-        self.metrics.start()
-        self._set_capture(name, running)
-        self._event(deployment_id, "Created", 1.0, _first_split(config))
-        self._finish(deployment_id, "Succeeded", None)
-        self._set_status(name, "InService")
+            with self.store.begin() as conn:
+                if conn.execute(select(serving_endpoints.c.name).where(serving_endpoints.c.name == name)).first():
+                    raise ConflictError(f"endpoint '{name}' already exists")
+                conn.execute(insert(serving_endpoints).values(
+                    name=name, config_name=config_name, status="Creating", created_at=_now(), updated_at=_now()))
+                deployment_id = self._insert_deployment(conn, name, None, config_name, {})
+            with self._lock:
+                self._owned[name] = deployment_id
+            self._ensure_sync()
+            try:
+                running = self._provision(name, config)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                self._event(deployment_id, "DeploymentFailed", 0.0, f"fleets failed to start: {reason}")
+                self._finish(name, deployment_id, "Failed", reason, status="Failed", failure_reason=reason)
+                raise
+            key = _key(config_name, deployment_id)
+            self._add_fleet(name, key, running)
+            self._route(name, deployment_id, [Placement(key, config_name, 1.0)])
+            self.metrics.start()
+            self._event(deployment_id, "Created", 1.0, _first_split(config))
+            self._finish(name, deployment_id, "Succeeded", None, status="InService", failure_reason=None)
+        finally:
+            with self._lock:
+                self._owned.pop(name, None)
         self._lineage(name, config_name, config.variants)
         return self.describe_endpoint(name)
 
     def update_endpoint(self, name: str, config_name: str,
                         deployment_config: dict[str, Any] | None = None, *, wait: bool = False) -> dict[str, Any]:
-        """Deploy `config_name` to the endpoint with the given policy (default: all at once)."""
+        """Deploy `config_name` to the endpoint with the given policy (default: all at once).
+        This process runs the deployment and holds its lease; the others follow its shifts."""
         endpoint = self._endpoint_row(name)
         if endpoint.status != "InService":
             raise ConflictError(f"endpoint '{name}' is {endpoint.status}; updates need InService")
@@ -220,18 +288,34 @@ class EndpointService:
             raise ValidationError(
                 f"AutoRollbackConfiguration names alarms that do not exist: {', '.join(unknown)} "
                 "(create them first: PUT /alarms/{name} or `podium endpoint alarm`)")
-        with self.store.begin() as conn:
-            inserted = conn.execute(insert(serving_deployments).values(
-                endpoint=name, from_config=endpoint.config_name, to_config=config_name,
-                policy=deployment_config or {}, outcome="InProgress", started_at=_now(),
-            )).inserted_primary_key
-            assert inserted is not None
-            deployment_id = inserted[0]
-            conn.execute(update(serving_endpoints).where(serving_endpoints.c.name == name)
-                         .values(status="Updating", failure_reason=None, updated_at=_now()))
-        thread = threading.Thread(target=self._deploy, name=f"deploy-{name}",
-                                  args=(name, deployment_id, endpoint.config_name, config, steps),
-                                  daemon=True)
+        with self._endpoint_lock(name):
+            # Blue must run here as committed: a change another process made is applied first.
+            self._follow_locked(name)
+            endpoint = self._endpoint_row(name)
+            placements = _placements(endpoint)
+            with self._lock:
+                here = self._fleets.get(name, {})
+                ready = (self._applied.get(name) == endpoint.generation and len(placements) == 1
+                         and placements[0].key in here)
+            if not ready or endpoint.status != "InService":
+                raise ConflictError(f"endpoint '{name}' is {endpoint.status} and not yet serving its committed "
+                                    "config in this process; retry in a moment")
+            with self.store.begin() as conn:
+                claimed = conn.execute(
+                    update(serving_endpoints)
+                    .where(serving_endpoints.c.name == name, serving_endpoints.c.status == "InService",
+                           serving_endpoints.c.generation == endpoint.generation)
+                    .values(status="Updating", failure_reason=None, updated_at=_now())).rowcount
+                if claimed != 1:
+                    raise ConflictError(f"endpoint '{name}' changed meanwhile (another process deploys it); "
+                                        "updates need InService")
+                deployment_id = self._insert_deployment(conn, name, endpoint.config_name, config_name,
+                                                        deployment_config or {})
+            with self._lock:
+                self._owned[name] = deployment_id
+        self._ensure_sync()
+        thread = threading.Thread(target=self._run_deployment, name=f"deploy-{name}",
+                                  args=(name, deployment_id, placements[0], config, steps), daemon=True)
         self._deployments[name] = thread
         thread.start()
         if wait:
@@ -282,14 +366,25 @@ class EndpointService:
         return history
 
     def delete_endpoint(self, name: str) -> None:
+        """Delete the endpoint and stop its fleets here; other processes stop theirs when they
+        see it gone."""
         self._endpoint_row(name)
-        self.router.remove(name)
-        with self._lock:
-            running = self._running.pop(name, None)
-        if running:
+        with self._endpoint_lock(name):
+            with self.store.begin() as conn:
+                # A deployment in progress ends here; its process stops it at its next step.
+                conn.execute(update(serving_deployments)
+                             .where(serving_deployments.c.endpoint == name,
+                                    serving_deployments.c.outcome == "InProgress")
+                             .values(outcome="Failed", reason="the endpoint was deleted", ended_at=_now(),
+                                     lease_until=None))
+                conn.execute(serving_endpoints.delete().where(serving_endpoints.c.name == name))
+            self.router.remove(name)
+            with self._lock:
+                fleets = self._fleets.pop(name, {})
+                self._applied.pop(name, None)
+                self._capturing.pop(name, None)
+        for running in fleets.values():
             running.stop(self._drain)
-        with self.store.begin() as conn:
-            conn.execute(serving_endpoints.delete().where(serving_endpoints.c.name == name))
 
     def metrics_summary(self, name: str, window_seconds: float = 60.0) -> dict[str, Any]:
         """Per config and variant over the last window: configured and observed traffic share,
@@ -325,7 +420,7 @@ class EndpointService:
     def supervise(self) -> int:
         """Restart dead workers of every endpoint; returns how many were restarted."""
         with self._lock:
-            running = list(self._running.values())
+            running = [r for fleets in self._fleets.values() for r in fleets.values()]
         return sum(fleet.replace_dead() for r in running for _, _, fleet in r.variants + r.shadows)
 
     def start_supervisor(self, interval: float = 1.0) -> None:
@@ -344,55 +439,243 @@ class EndpointService:
         self._supervisor.start()
 
     def restore(self) -> list[str]:
-        """Start the fleets of every endpoint the store says is serving (after a server restart).
+        """Serve every endpoint of the store as its committed routing state says (at start-up),
+        and from now on follow every endpoint, also those other processes create.
 
-        A deployment the previous server was running is recorded as failed and the endpoint
-        serves its last good config, as after a rollback. Returns the endpoints restored."""
+        A deployment whose owner's lease expired (its process stopped) is taken over first: the
+        endpoint serves its last good config, as after a rollback, and the deployment is recorded
+        as failed; one whose owner still renews its lease is left to it and followed. Returns the
+        endpoints served."""
+        self._serve_all = True
+        self._take_over_expired()
         with self.store.connect() as conn:
-            rows = conn.execute(select(serving_endpoints).order_by(serving_endpoints.c.name)).all()
+            names = list(conn.scalars(select(serving_endpoints.c.name).order_by(serving_endpoints.c.name)))
         restored = []
-        for row in rows:
+        for name in names:
             if self._stopping.is_set():
                 break
-            with self._lock:
-                if row.name in self._running:
-                    continue
-            if row.status == "Creating":
-                stopped = "the server stopped while the endpoint was being created"
-                self._fail_open_deployment(row.name, stopped)
-                self._set_status(row.name, "Failed", stopped)
-                continue
-            if row.status not in ("InService", "Updating", "RollingBack"):
-                continue
-            reason = None
-            if row.status != "InService":
-                reason = "the server stopped during a deployment; serving the last good config"
-                self._fail_open_deployment(row.name, reason)
             try:
-                running = self._provision(row.name, self._config(row.config_name))
-            except Exception as exc:
-                self._set_status(row.name, "Failed", f"restart failed: {type(exc).__name__}: {exc}")
-                continue
-            with self._lock:
-                self._running[row.name] = running
-            self.router.set_table(RoutingTable(row.name, (self._share(running, 1.0),)))
-            self.metrics.start()
-            self._set_capture(row.name, running)
-            self._set_status(row.name, "InService", reason)
-            restored.append(row.name)
+                if self._follow(name):
+                    restored.append(name)
+            except Exception:
+                log.exception("starting the fleets of endpoint %s failed; retrying in %g s", name,
+                              FOLLOW_RETRY_SECONDS)
+                self._retry_at[name] = time.monotonic() + FOLLOW_RETRY_SECONDS
+        self._ensure_sync()
         return restored
+
+    def sync(self) -> None:
+        """One round of following the store: renew the leases of the deployments this process
+        runs, take over those whose owner's lease expired, and apply (in a thread per endpoint)
+        every endpoint's routing state that changed since this process last applied it."""
+        now = time.time()
+        with self._lock:
+            owned = {name: d for name, d in self._owned.items()}
+        ids = [d for d in owned.values() if d is not None]
+        if ids and now - self._renewed_at >= self._lease / 4:
+            held = (serving_deployments.c.id.in_(ids), serving_deployments.c.owner == self.owner_id,
+                    serving_deployments.c.outcome == "InProgress")
+            with self.store.begin() as conn:
+                renewed = conn.execute(update(serving_deployments).where(*held)
+                                       .values(lease_until=now + self._lease)).rowcount
+                if renewed != len(ids):  # taken over: their deployment threads stop at once
+                    kept = set(conn.scalars(select(serving_deployments.c.id).where(*held)))
+                    with self._lock:
+                        self._lost.update(set(ids) - kept)
+            self._renewed_at = now
+        with self.store.connect() as conn:
+            rows = conn.execute(select(serving_endpoints.c.name, serving_endpoints.c.generation,
+                                       serving_endpoints.c.status)).all()
+        busy = [r.name for r in rows if r.status in BUSY and r.name not in owned]
+        if busy:
+            self._take_over_expired(busy)
+        generations = {r.name: r.generation for r in rows}
+        with self._lock:
+            changed = [name for name, generation in generations.items()
+                       if name not in self._owned and (self._serve_all or name in self._fleets)
+                       and self._applied.get(name) != generation]
+            changed += [name for name in self._fleets if name not in generations and name not in self._owned]
+        for name in changed:
+            self._start_follower(name)
 
     def shutdown(self) -> None:
         self._stopping.set()
-        if self._supervisor is not None:
-            self._supervisor.join(timeout=5)
-        for thread in list(self._deployments.values()):
+        with self._lock:
+            ids = [d for d in self._owned.values() if d is not None]
+        if ids:  # released, so another process takes the deployments over at once
+            try:
+                with self.store.begin() as conn:
+                    conn.execute(update(serving_deployments)
+                                 .where(serving_deployments.c.id.in_(ids),
+                                        serving_deployments.c.owner == self.owner_id,
+                                        serving_deployments.c.outcome == "InProgress")
+                                 .values(lease_until=0.0))
+            except Exception:
+                log.exception("releasing the leases of deployments in progress failed")
+        for thread in [self._supervisor, self._sync_thread]:
+            if thread is not None:
+                thread.join(timeout=5)
+        for thread in list(self._followers.values()) + list(self._deployments.values()):
             thread.join(timeout=1)
         with self._lock:
-            running, self._running = list(self._running.values()), {}
-        for item in running:
-            item.stop(0)
+            fleets, self._fleets = self._fleets, {}
+        for running in [r for by_key in fleets.values() for r in by_key.values()]:
+            running.stop(0)
         self.metrics.close()
+
+    # ---- following the store ------------------------------------------------------------
+    def _ensure_sync(self) -> None:
+        """Start the thread that renews leases and follows the store (once)."""
+        with self._lock:
+            if self._sync_thread is not None or self._stopping.is_set():
+                return
+            self._sync_thread = threading.Thread(target=self._sync_loop, name="podium-endpoint-sync", daemon=True)
+        self._sync_thread.start()
+
+    def _sync_loop(self) -> None:
+        while not self._stopping.wait(self._sync_every):
+            try:
+                self.sync()
+            except Exception:  # the store was unreachable: tried again next round
+                log.exception("following the endpoints' routing state failed")
+
+    def _start_follower(self, name: str) -> None:
+        with self._lock:
+            thread = self._followers.get(name)
+            if (thread is not None and thread.is_alive()) or time.monotonic() < self._retry_at.get(name, 0.0):
+                return
+            thread = self._followers[name] = threading.Thread(
+                target=self._follow_logged, args=(name,), name=f"follow-{name}", daemon=True)
+        thread.start()
+
+    def _follow_logged(self, name: str) -> None:
+        try:
+            self._follow(name)
+        except Exception:
+            log.exception("applying the routing state of endpoint %s failed; retrying in %g s", name,
+                          FOLLOW_RETRY_SECONDS)
+            self._retry_at[name] = time.monotonic() + FOLLOW_RETRY_SECONDS
+
+    def _endpoint_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._endpoint_locks.setdefault(name, threading.Lock())
+
+    def _follow(self, name: str) -> bool:
+        with self._endpoint_lock(name):
+            return self._follow_locked(name)
+
+    def _follow_locked(self, name: str) -> bool:
+        """Apply the endpoint's committed routing state here (the endpoint's lock held): shrink
+        the fleets it runs with less capacity, start the fleets it names (or grow them), route
+        by it, then drain and stop the fleets it no longer names, until this process has applied
+        the latest generation. Returns whether the endpoint is served here."""
+        while not self._stopping.is_set():
+            with self._lock:
+                if name in self._owned:  # this process's own deployment routes it
+                    return name in self._fleets
+            with self.store.connect() as conn:
+                row = conn.execute(select(serving_endpoints).where(serving_endpoints.c.name == name)).first()
+            generation = -1 if row is None else row.generation
+            placements = [] if row is None else _placements(row)
+            wanted = {p.key: p for p in placements}
+            with self._lock:
+                here = dict(self._fleets.get(name, {}))
+                if self._applied.get(name) == generation and set(here) == set(wanted):
+                    return bool(placements)
+            # Shrunk first, grown after, so the fleets never hold more than the owner's would,
+            # even when this process skips states in between; fleets no longer named stop last,
+            # once no new request is routed to them.
+            for key, running in here.items():
+                if key in wanted:
+                    running.shrink_to(wanted[key].capacity, self._drain)
+            for placement in placements:
+                existing = here.get(placement.key)
+                if existing is not None:
+                    existing.grow_to(placement.capacity)
+                    continue
+                started = self._provision(name, self._config(placement.config_name), placement.capacity)
+                if self._stopping.is_set():  # shut down meanwhile: its fleets are already stopped
+                    started.stop(0)
+                    return False
+                self._add_fleet(name, placement.key, started)
+            self._set_routing(name, placements, generation)
+            if placements:
+                self.metrics.start()
+            for key, running in here.items():
+                if key not in wanted:
+                    self._pop_fleet(name, key)
+                    running.stop(self._drain)
+            if row is None:
+                with self._lock:
+                    if not self._fleets.get(name):
+                        self._fleets.pop(name, None)
+                        self._applied.pop(name, None)
+                return False
+        return False
+
+    def _take_over_expired(self, names: list[str] | None = None) -> None:
+        """Take over every in-progress deployment (of `names`, or of any endpoint) whose lease
+        expired. A deployment from before leases (no lease) counts as expired."""
+        now = time.time()
+        with self.store.connect() as conn:
+            query = select(serving_deployments).where(
+                serving_deployments.c.outcome == "InProgress",
+                or_(serving_deployments.c.lease_until.is_(None), serving_deployments.c.lease_until < now))
+            if names is not None:
+                query = query.where(serving_deployments.c.endpoint.in_(names))
+            rows = conn.execute(query.order_by(serving_deployments.c.id)).all()
+        for row in rows:
+            with self._lock:
+                if self._owned.get(row.endpoint) == row.id:
+                    continue
+            self._take_over(row)
+
+    def _take_over(self, deployment: Any) -> None:
+        """Finish a deployment its owner abandoned: a creation fails; an update whose traffic had
+        all moved to green is recorded as succeeded; any other is rolled back to blue at its
+        full size and recorded as failed. Only one process wins the conditional update."""
+        who = f"the router process running it ({deployment.owner})" if deployment.owner else "the server"
+        lease = (serving_deployments.c.lease_until.is_(None) if deployment.lease_until is None
+                 else serving_deployments.c.lease_until == deployment.lease_until)
+        with self.store.begin() as conn:
+            endpoint = conn.execute(select(serving_endpoints)
+                                    .where(serving_endpoints.c.name == deployment.endpoint)).first()
+            values: dict[str, Any]
+            placements: list[Placement] | None
+            if deployment.from_config is None:
+                outcome, reason = "Failed", f"{who} stopped while the endpoint was being created"
+                placements, values = None, {"status": "Failed", "failure_reason": reason}
+                kind, detail = "DeploymentFailed", reason
+            else:
+                current = _placements(endpoint) if endpoint is not None else []
+                green = _key(deployment.to_config, deployment.id)
+                if [(p.key, p.share, p.capacity) for p in current] == [(green, 1.0, 1.0)]:
+                    outcome, reason = "Succeeded", None
+                    placements = current
+                    values = {"status": "InService", "failure_reason": None, "config_name": deployment.to_config}
+                    kind, detail = "TakenOver", f"{who} stopped while stopping blue; all traffic was on green"
+                else:
+                    reason = f"{who} stopped during the deployment (its lease expired); serving the last good config"
+                    outcome = "Failed"
+                    blue = next((p for p in current if p.key != green),
+                                Placement(_key(deployment.from_config, 0), deployment.from_config, 1.0))
+                    placements = [replace(blue, share=1.0, capacity=1.0)]
+                    values = {"status": "InService", "failure_reason": reason, "config_name": deployment.from_config}
+                    kind, detail = "RolledBack", f"taken over: {reason}; all traffic on blue"
+            claimed = conn.execute(
+                update(serving_deployments)
+                .where(serving_deployments.c.id == deployment.id, serving_deployments.c.outcome == "InProgress",
+                       lease)
+                .values(outcome=outcome, reason=reason, ended_at=_now(), owner=self.owner_id, lease_until=None)
+            ).rowcount
+            if claimed != 1:
+                return  # another process took it over, or the owner renewed its lease meanwhile
+            conn.execute(insert(serving_deployment_events).values(
+                deployment_id=deployment.id, time=_now(), kind=kind, green_share=0.0 if outcome == "Failed" else 1.0,
+                detail=detail))
+            if endpoint is not None:
+                self._commit_routing(conn, deployment.endpoint, placements, **values)
+        log.warning("took over deployment %s of endpoint %s: %s", deployment.id, deployment.endpoint, detail)
 
     # ---- internals ----------------------------------------------------------------------
     def _endpoint_row(self, name: str) -> Any:
@@ -402,20 +685,77 @@ class EndpointService:
             raise NotFoundError(f"endpoint '{name}' does not exist")
         return row
 
-    def _fail_open_deployment(self, name: str, reason: str) -> None:
-        """Mark the endpoint's in-progress deployment Failed with `reason` (found at start-up)."""
-        with self.store.begin() as conn:
-            conn.execute(update(serving_deployments)
-                         .where(serving_deployments.c.endpoint == name,
-                                serving_deployments.c.outcome == "InProgress")
-                         .values(outcome="Failed", reason=reason, ended_at=_now()))
+    def _insert_deployment(self, conn: Connection, name: str, from_config: str | None, to_config: str,
+                           policy: dict[str, Any]) -> int:
+        inserted = conn.execute(insert(serving_deployments).values(
+            endpoint=name, from_config=from_config, to_config=to_config, policy=policy, outcome="InProgress",
+            started_at=_now(), owner=self.owner_id, lease_until=time.time() + self._lease)).inserted_primary_key
+        assert inserted is not None
+        return int(inserted[0])
 
-    def _set_status(self, name: str, status: str, reason: str | None = None, config: str | None = None) -> None:
-        values: dict[str, Any] = {"status": status, "failure_reason": reason, "updated_at": _now()}
-        if config:
-            values["config_name"] = config
+    def _hold(self, conn: Connection, deployment_id: int) -> None:
+        """Renew this process's lease on the deployment, in `conn`'s transaction, or raise
+        _LeaseLost: what this process commits for a deployment is fenced by its lease."""
+        if self._stopping.is_set():
+            raise _LeaseLost("the endpoint service is shutting down")
+        held = conn.execute(
+            update(serving_deployments)
+            .where(serving_deployments.c.id == deployment_id, serving_deployments.c.owner == self.owner_id,
+                   serving_deployments.c.outcome == "InProgress")
+            .values(lease_until=time.time() + self._lease)).rowcount
+        if held != 1:
+            raise _LeaseLost(f"deployment {deployment_id} was taken over by another process (its lease expired)")
+
+    @staticmethod
+    def _commit_routing(conn: Connection, name: str, placements: list[Placement] | None, **values: Any) -> int:
+        """Write the endpoint's routing state (and other `values`) and raise its generation."""
+        conn.execute(update(serving_endpoints).where(serving_endpoints.c.name == name).values(
+            routing=None if placements is None else [p.to_json() for p in placements],
+            generation=serving_endpoints.c.generation + 1, updated_at=_now(), **values))
+        generation = conn.execute(select(serving_endpoints.c.generation)
+                                  .where(serving_endpoints.c.name == name)).scalar_one_or_none()
+        return -1 if generation is None else int(generation)  # -1: the endpoint was deleted
+
+    def _route(self, name: str, deployment_id: int, placements: list[Placement], **values: Any) -> None:
+        """Commit a routing state of the endpoint this process deploys, then route by it here."""
         with self.store.begin() as conn:
-            conn.execute(update(serving_endpoints).where(serving_endpoints.c.name == name).values(**values))
+            self._hold(conn, deployment_id)
+            generation = self._commit_routing(conn, name, placements, **values)
+        self._set_routing(name, placements, generation)
+
+    def _set_routing(self, name: str, placements: list[Placement], generation: int) -> None:
+        """Route the endpoint here by `placements`, with the fleets this process runs for them.
+        Data capture follows the first placement's fleet (blue until a deployment completes)."""
+        with self._lock:
+            here = self._fleets.get(name, {})
+            routed = [(p, here[p.key]) for p in placements if p.key in here]
+        if routed:
+            self.router.set_table(RoutingTable(name, tuple(self._share(running, p.share) for p, running in routed)))
+            self._set_capture(name, routed[0][1])
+        else:
+            self.router.remove(name)
+            with self._lock:
+                self._capturing.pop(name, None)
+        with self._lock:
+            self._applied[name] = generation
+
+    def _finish(self, name: str, deployment_id: int, outcome: str, reason: str | None, **values: Any) -> None:
+        """Record the deployment's outcome and the endpoint's new `values` (status, ...)."""
+        with self.store.begin() as conn:
+            self._hold(conn, deployment_id)
+            conn.execute(update(serving_deployments).where(serving_deployments.c.id == deployment_id)
+                         .values(outcome=outcome, reason=reason, ended_at=_now(), lease_until=None))
+            if values:
+                conn.execute(update(serving_endpoints).where(serving_endpoints.c.name == name)
+                             .values(updated_at=_now(), **values))
+
+    def _add_fleet(self, name: str, key: str, running: _Running) -> None:
+        with self._lock:
+            self._fleets.setdefault(name, {})[key] = running
+
+    def _pop_fleet(self, name: str, key: str) -> _Running | None:
+        with self._lock:
+            return self._fleets.get(name, {}).pop(key, None)
 
     def _resolve(self, variant: dict[str, Any]) -> tuple[Path, Path | None]:
         entry = variant.get("EntryPoint")
@@ -433,7 +773,8 @@ class EndpointService:
         """Start the config's fleets; `fraction` (rolling updates) of each production variant's
         instance count, rounded up. Shadow variants always start whole."""
         running = _Running(config.name, [], [],
-                           CaptureConfig.from_aws(config.data_capture or {}, self._capture_root()))
+                           CaptureConfig.from_aws(config.data_capture or {}, self._capture_root()),
+                           {v["VariantName"]: v.get("InitialInstanceCount", 1) for v in config.variants})
         try:
             for variants, target, weight_key, default in (
                 (config.variants, running.variants, "InitialVariantWeight", 1.0),
@@ -443,6 +784,7 @@ class EndpointService:
                     artifact, entry = self._resolve(variant)
                     workdir = self.settings.path("serving", endpoint, config.name, variant["VariantName"])
                     workdir.mkdir(parents=True, exist_ok=True)
+                    _extract_once(artifact, workdir)
                     count = variant.get("InitialInstanceCount", 1)
                     if target is running.variants:
                         count = instances(count, fraction)
@@ -463,23 +805,26 @@ class EndpointService:
         )
 
     def _set_capture(self, endpoint: str, running: _Running) -> None:
-        writer = CaptureWriter(endpoint, running.capture) if running.capture else None
-        self.router.set_capture(endpoint, writer)
+        """Capture by `running`'s data capture config; a fleet already capturing keeps its writer."""
+        with self._lock:
+            if self._capturing.get(endpoint) is running:
+                return
+            self._capturing[endpoint] = running
+        self.router.set_capture(endpoint, CaptureWriter(endpoint, running.capture) if running.capture else None)
 
     def _event(self, deployment_id: int, kind: str, green_share: float, detail: str) -> None:
         with self.store.begin() as conn:
             conn.execute(insert(serving_deployment_events).values(
                 deployment_id=deployment_id, time=_now(), kind=kind, green_share=green_share, detail=detail))
 
-    def _finish(self, deployment_id: int, outcome: str, reason: str | None) -> None:
-        with self.store.begin() as conn:
-            conn.execute(update(serving_deployments).where(serving_deployments.c.id == deployment_id)
-                         .values(outcome=outcome, reason=reason, ended_at=_now()))
-
-    def _bake(self, step_seconds: float, steps: Plan, deadline: float) -> str | None:
+    def _bake(self, deployment_id: int, step_seconds: float, steps: Plan, deadline: float) -> str | None:
         """Watch the alarms for a baking period; the reason to roll back, or None."""
         bake_end = time.monotonic() + step_seconds
         while True:
+            if self._stopping.is_set():
+                raise _LeaseLost("the endpoint service is shutting down")
+            if deployment_id in self._lost:
+                raise _LeaseLost(f"deployment {deployment_id} was taken over by another process (its lease expired)")
             alarm = self._alarm_in_alarm(steps.alarms)
             if alarm is not None:
                 return f"alarm '{alarm.name}' entered ALARM during baking: {alarm.reason}"
@@ -489,28 +834,47 @@ class EndpointService:
                 return None
             self._sleep(self._poll)
 
-    def _deploy(self, name: str, deployment_id: int, blue_config: str, config: Any, steps: Plan) -> None:
-        if steps.rolling:
-            self._deploy_rolling(name, deployment_id, blue_config, config, steps)
-            return
+    def _run_deployment(self, name: str, deployment_id: int, blue: Placement, config: Any, steps: Plan) -> None:
+        lost = False
+        try:
+            if steps.rolling:
+                self._deploy_rolling(name, deployment_id, blue, config, steps)
+            else:
+                self._deploy(name, deployment_id, blue, config, steps)
+        except _LeaseLost as exc:
+            lost = True
+            log.warning("deployment %s of endpoint %s stopped here: %s", deployment_id, name, exc)
+        except Exception:  # its lease runs out and a process takes it over (rolls it back)
+            lost = True
+            log.exception("deployment %s of endpoint %s failed", deployment_id, name)
+        finally:
+            with self._lock:
+                self._owned.pop(name, None)
+                self._lost.discard(deployment_id)
+                if lost:
+                    self._applied.pop(name, None)  # routed as committed by the next sync round
+
+    def _deploy(self, name: str, deployment_id: int, blue: Placement, config: Any, steps: Plan) -> None:
         green_config = config.name
         deadline = time.monotonic() + steps.max_execution_seconds
-        with self._lock:
-            blue = self._running[name]
+        green = Placement(_key(green_config, deployment_id), green_config, 0.0)
+        # Committed before green starts here, so the other processes start theirs meanwhile.
+        self._route(name, deployment_id, [blue, green])
         self._event(deployment_id, "ProvisioningGreen", 0.0, f"starting fleets for {green_config}")
         try:
-            green = self._provision(name, config)
+            self._add_fleet(name, green.key, self._provision(name, config))
         except Exception as exc:
             reason = f"green fleet failed to start: {type(exc).__name__}: {exc}"
+            self._route(name, deployment_id, [blue])
             self._event(deployment_id, "DeploymentFailed", 0.0, reason)
-            self._finish(deployment_id, "Failed", reason)
-            self._set_status(name, "InService", f"UpdateFailed: {reason}")
+            self._finish(name, deployment_id, "Failed", reason, status="InService",
+                         failure_reason=f"UpdateFailed: {reason}")
             return
         for step in steps.steps:
-            self.router.set_table(RoutingTable(name, (self._share(blue, 1.0 - step.green_share),
-                                                      self._share(green, step.green_share))))
+            self._route(name, deployment_id, [replace(blue, share=1.0 - step.green_share),
+                                              replace(green, share=step.green_share)])
             self._event(deployment_id, "TrafficShifted", step.green_share, step.label)
-            failure = self._bake(step.bake_seconds, steps, deadline)
+            failure = self._bake(deployment_id, step.bake_seconds, steps, deadline)
             if failure is not None:
                 self._rollback(name, deployment_id, blue, green, failure)
                 return
@@ -518,101 +882,106 @@ class EndpointService:
             self._event(deployment_id, "TerminationWait", 1.0,
                         f"waiting {steps.termination_wait_seconds:g} s before stopping blue")
             self._sleep(steps.termination_wait_seconds)
-        self._complete(name, deployment_id, blue, blue_config, green, config)
+        self._complete(name, deployment_id, blue, green, config)
 
-    def _complete(self, name: str, deployment_id: int, blue: _Running, blue_config: str,
-                  green: _Running, config: Any) -> None:
+    def _complete(self, name: str, deployment_id: int, blue: Placement, green: Placement, config: Any) -> None:
         """All traffic on green (`config`): route it, stop blue (drained), record the success."""
-        self.router.set_table(RoutingTable(name, (self._share(green, 1.0),)))
-        self._set_capture(name, green)
-        with self._lock:
-            self._running[name] = green
-        blue.stop(self._drain)
-        self._event(deployment_id, "BlueTerminated", 1.0, f"{blue_config} drained and stopped")
-        self._finish(deployment_id, "Succeeded", None)
-        self._set_status(name, "InService", config=config.name)
+        self._route(name, deployment_id, [replace(green, share=1.0, capacity=1.0)], config_name=config.name)
+        running = self._pop_fleet(name, blue.key)
+        if running is not None:
+            running.stop(self._drain)
+        self._event(deployment_id, "BlueTerminated", 1.0, f"{blue.config_name} drained and stopped")
+        self._finish(name, deployment_id, "Succeeded", None, status="InService", failure_reason=None)
         self._lineage(name, config.name, config.variants)
 
-    def _deploy_rolling(self, name: str, deployment_id: int, blue_config: str, config: Any, steps: Plan) -> None:
+    def _deploy_rolling(self, name: str, deployment_id: int, blue: Placement, config: Any, steps: Plan) -> None:
         """SageMaker's rolling update: per batch, start that much of green, shift the same share
         of traffic to it, bake, then stop as much of blue (drained first). Both fleets together
         never hold much more than one fleet plus one batch."""
         green_config = config.name
         deadline = time.monotonic() + steps.max_execution_seconds
         with self._lock:
-            blue = self._running[name]
-        blue_counts = {vname: fleet.count for vname, _, fleet in blue.variants}
-        green_counts = {v["VariantName"]: v.get("InitialInstanceCount", 1) for v in config.variants}
-        green: _Running | None = None
+            blue_fleets = self._fleets[name][blue.key]
+        green = Placement(_key(green_config, deployment_id), green_config, 0.0, 0.0)
+        green_fleets: _Running | None = None
         blue_left = 1.0  # the part of blue's capacity still running
         for step in steps.steps:
             share = step.green_share
+            # The batch is committed before it starts here, so the other processes start theirs too.
+            self._route(name, deployment_id, [replace(blue, share=1.0 - green.share, capacity=blue_left),
+                                              replace(green, capacity=share)])
             self._event(deployment_id, "ProvisioningBatch", 1.0 - blue_left,
                         f"{step.label}: starting {green_config} up to {share:.0%} of its instances")
             try:
-                if green is None:
-                    green = self._provision(name, config, share)
+                if green_fleets is None:
+                    green_fleets = self._provision(name, config, share)
+                    self._add_fleet(name, green.key, green_fleets)
                 else:
-                    for vname, _, fleet in green.variants:
-                        fleet.grow(instances(green_counts[vname], share))
+                    green_fleets.grow_to(share)
             except Exception as exc:
                 reason = f"green batch failed to start: {type(exc).__name__}: {exc}"
-                if green is None:
+                if green_fleets is None:
+                    self._route(name, deployment_id, [blue])
                     self._event(deployment_id, "DeploymentFailed", 0.0, reason)
-                    self._finish(deployment_id, "Failed", reason)
-                    self._set_status(name, "InService", f"UpdateFailed: {reason}")
+                    self._finish(name, deployment_id, "Failed", reason, status="InService",
+                                 failure_reason=f"UpdateFailed: {reason}")
                     return
-                self._rollback_rolling(name, deployment_id, blue, green, blue_counts, blue_left, steps, reason)
+                self._rollback_rolling(name, deployment_id, blue, green, blue_left, steps, reason)
                 return
-            self.router.set_table(RoutingTable(name, (self._share(blue, 1.0 - share),
-                                                      self._share(green, share))))
+            green = replace(green, share=share, capacity=share)
+            self._route(name, deployment_id, [replace(blue, share=1.0 - share, capacity=blue_left), green])
             self._event(deployment_id, "TrafficShifted", share, step.label)
-            failure = self._bake(step.bake_seconds, steps, deadline)
+            failure = self._bake(deployment_id, step.bake_seconds, steps, deadline)
             if failure is not None:
-                self._rollback_rolling(name, deployment_id, blue, green, blue_counts, blue_left, steps, failure)
+                self._rollback_rolling(name, deployment_id, blue, green, blue_left, steps, failure)
                 return
             blue_left = 1.0 - share
             if blue_left > 0:
-                stopped = sum(fleet.shrink(instances(blue_counts[vname], blue_left), self._drain)
-                              for vname, _, fleet in blue.variants)
+                stopped = blue_fleets.shrink_to(blue_left, self._drain)
+                self._route(name, deployment_id, [replace(blue, share=1.0 - share, capacity=blue_left), green])
                 self._event(deployment_id, "BlueBatchTerminated", share,
-                            f"{stopped} {blue_config} worker(s) drained and stopped")
-        assert green is not None
-        self._complete(name, deployment_id, blue, blue_config, green, config)
+                            f"{stopped} {blue.config_name} worker(s) drained and stopped")
+        assert green_fleets is not None
+        self._complete(name, deployment_id, blue, green, config)
 
-    def _rollback_rolling(self, name: str, deployment_id: int, blue: _Running, green: _Running,
-                          blue_counts: dict[str, int], blue_left: float, steps: Plan, reason: str) -> None:
+    def _rollback_rolling(self, name: str, deployment_id: int, blue: Placement, green: Placement,
+                          blue_left: float, steps: Plan, reason: str) -> None:
         """New requests go to blue at once (what it has left serves them); green drains and stops;
         then blue is restarted to its full size, `RollbackMaximumBatchSize` at a time."""
-        self.router.set_table(RoutingTable(name, (self._share(blue, 1.0),)))
-        self._set_status(name, "RollingBack", reason)
+        self._route(name, deployment_id, [replace(blue, share=1.0, capacity=blue_left)],
+                    status="RollingBack", failure_reason=reason)
         self._event(deployment_id, "RollbackStarted", 0.0, reason)
-        green.stop(self._drain)
+        green_fleets = self._pop_fleet(name, green.key)
+        if green_fleets is not None:
+            green_fleets.stop(self._drain)
+        with self._lock:
+            blue_fleets = self._fleets[name][blue.key]
         problem = None
         while blue_left < 1.0 and problem is None:
             blue_left = min(1.0, round(blue_left + steps.rollback_batch, 6))
             try:
-                started = sum(fleet.grow(instances(blue_counts[vname], blue_left))
-                              for vname, _, fleet in blue.variants)
+                started = blue_fleets.grow_to(blue_left)
             except Exception as exc:
                 problem = f"restarting blue failed: {type(exc).__name__}: {exc}"
                 self._event(deployment_id, "RollbackBatchFailed", 0.0, problem)
                 break
+            self._route(name, deployment_id, [replace(blue, share=1.0, capacity=blue_left)])
             self._event(deployment_id, "BlueBatchRestored", 0.0,
                         f"{started} worker(s) restarted; blue at {blue_left:.0%} of its instances")
         self._event(deployment_id, "RolledBack", 0.0, "all traffic on blue; green stopped")
-        self._finish(deployment_id, "RolledBack", reason if problem is None else f"{reason}; {problem}")
-        self._set_status(name, "InService", f"last deployment rolled back: {reason}")
+        self._finish(name, deployment_id, "RolledBack", reason if problem is None else f"{reason}; {problem}",
+                     status="InService", failure_reason=f"last deployment rolled back: {reason}")
 
-    def _rollback(self, name: str, deployment_id: int, blue: _Running, green: _Running, reason: str) -> None:
+    def _rollback(self, name: str, deployment_id: int, blue: Placement, green: Placement, reason: str) -> None:
         # New requests go to blue at once; green's in-flight requests finish before it stops.
-        self.router.set_table(RoutingTable(name, (self._share(blue, 1.0),)))
-        self._set_status(name, "RollingBack", reason)
+        self._route(name, deployment_id, [replace(blue, share=1.0)], status="RollingBack", failure_reason=reason)
         self._event(deployment_id, "RollbackStarted", 0.0, reason)
-        green.stop(self._drain)
+        running = self._pop_fleet(name, green.key)
+        if running is not None:
+            running.stop(self._drain)
         self._event(deployment_id, "RolledBack", 0.0, "all traffic on blue; green stopped")
-        self._finish(deployment_id, "RolledBack", reason)
-        self._set_status(name, "InService", f"last deployment rolled back: {reason}")
+        self._finish(name, deployment_id, "RolledBack", reason, status="InService",
+                     failure_reason=f"last deployment rolled back: {reason}")
 
     def _lineage(self, endpoint: str, config_name: str, variants: list[dict[str, Any]]) -> None:
         lineage = Lineage(self.store)
@@ -621,6 +990,14 @@ class EndpointService:
             if variant.get("ModelVersion"):
                 version = lineage.artifact("model-version", variant["ModelVersion"])
                 lineage.associate(version, target, "DeployedAs")
+
+
+def _extract_once(artifact: Path, workdir: Path) -> None:
+    """Unpack the model into `workdir`/model under a file lock: router processes sharing
+    PODIUM_HOME share the directory, and one must not rewrite files the other's workers load."""
+    with open(workdir / ".extract.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        extract(artifact, workdir / "model")
 
 
 def _first_split(config: Any) -> str:

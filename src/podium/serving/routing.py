@@ -3,6 +3,10 @@
 An endpoint's table lists fleets (one per endpoint config still serving: blue, and green during
 a deployment) with their traffic share, and each fleet's variants with their weights. The
 decision is made once, at admission, from two uniform random numbers passed in.
+
+`Placement`s are the routing state as committed in the metadata store: per fleet, the endpoint
+config it runs, its traffic share and the part of its instances started. Every router process
+on the store builds its table from them with its own fleets.
 """
 
 from __future__ import annotations
@@ -45,6 +49,25 @@ class RoutingTable:
 
     def shares(self) -> dict[str, float]:
         return {fleet.config_name: fleet.share for fleet in self.fleets}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One fleet of an endpoint's committed routing state. `key` names the fleet (its config and
+    the deployment that started it, so a redeploy of the same config is another fleet);
+    `capacity` is the part (0..1) of each variant's instance count running (rolling updates)."""
+
+    key: str
+    config_name: str
+    share: float
+    capacity: float = 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "config": self.config_name, "share": self.share, "capacity": self.capacity}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Placement:
+        return cls(data["key"], data["config"], float(data["share"]), float(data.get("capacity", 1.0)))
 
 
 def _pick(weights: list[float], draw: float) -> int:

@@ -36,6 +36,11 @@ serving_endpoints = Table(
     Column("failure_reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The committed routing state every router process applies (podium.serving.routing.Placement,
+    # as JSON; NULL: not serving), and a number raised with each change of it, so a process
+    # notices a change by reading one integer per endpoint.
+    Column("routing", JSON),
+    Column("generation", Integer, nullable=False, server_default="0"),
 )
 
 serving_deployments = Table(
@@ -50,6 +55,11 @@ serving_deployments = Table(
     Column("reason", Text),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
+    # The router process running an in-progress deployment and until when (epoch seconds) its
+    # lease holds; it renews the lease while it runs. Another process takes over (fails or rolls
+    # back) a deployment only once the lease has expired.
+    Column("owner", String(64)),
+    Column("lease_until", Float),
     Index("ix_serving_deployments_endpoint", "endpoint"),
 )
 
