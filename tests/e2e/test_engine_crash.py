@@ -189,12 +189,11 @@ def _run_crash_test(tmp_path: Path, metadata_url: str | None, workers: int) -> N
 def _wait_until_working(store, pid: int, timeout: float = 20.0) -> None:
     from sqlalchemy import select
 
-    from podium.store.tables.engine import engine_task_attempts
+    from podium.store.tables.engine import engine_tasks
 
     deadline = time.time() + timeout
-    query = select(engine_task_attempts.c.worker).where(
-        engine_task_attempts.c.worker.like(f"%:{pid}:%")
-    ).limit(1)
+    # A task's row names the worker of its current attempt.
+    query = select(engine_tasks.c.worker).where(engine_tasks.c.worker.like(f"%:{pid}:%")).limit(1)
     while time.time() < deadline:
         with store.connect() as connection:
             if connection.execute(query).first() is not None:

@@ -166,3 +166,13 @@ def test_redrive_needs_a_failed_standard_execution(engine: Engine) -> None:
     with pytest.raises(ConflictError) as info:
         engine.redrive_execution(run.arn)
     assert info.value.code == "ExecutionNotRedrivable"
+
+
+def test_default_execution_names_are_uuids_that_sort_in_start_order(engine: Engine) -> None:
+    import uuid
+
+    engine.create_state_machine("nap", WAIT)
+    names = [engine.start_execution("nap").name for _ in range(20)]
+    # Later executions' rows (history, tasks) append to their indexes instead of splitting pages.
+    assert names == sorted(names)
+    assert {uuid.UUID(name).version for name in names} == {7}

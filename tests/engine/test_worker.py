@@ -392,3 +392,50 @@ def test_wake_at_stays_the_earliest_timer_when_a_result_sets_none(engine: Engine
     w.run_until_idle(20)
     w.close()
     assert engine.describe_execution(run.arn).output == {"done": True}
+
+
+def test_an_execution_started_in_the_workers_process_runs_without_waiting_for_a_poll(
+    sqlite_engine: Engine,
+) -> None:
+    engine = sqlite_engine
+    engine.create_state_machine("one", {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "double", "End": True}}})
+    w = worker(engine, poll_interval=60.0)
+    thread = w.start()
+    try:
+        time.sleep(0.3)  # the loop has made its first poll and waits for the next, a minute away
+        run = engine.start_execution("one", {"x": 21})
+        deadline = time.time() + 15
+        while engine.describe_execution(run.arn).status == "RUNNING" and time.time() < deadline:
+            time.sleep(0.02)
+        assert engine.describe_execution(run.arn).output == {"x": 42}
+    finally:
+        w.stop()
+        w.close()
+        thread.join(5)
+
+
+def test_a_task_row_holds_its_attempt_and_a_reclaimed_one_leaves_an_abandoned_record(engine: Engine) -> None:
+    from sqlalchemy import select
+
+    from podium.store.tables.engine import engine_task_attempts, engine_tasks
+
+    engine.create_state_machine("one", {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "echo", "End": True}}})
+    run = engine.start_execution("one", {"x": 1})
+    dead = worker(engine, lease_seconds=0.5)
+    dead.run_once()  # claims the task and sends it to a function process...
+    dead.close()  # ...and dies before its result is recorded
+    with engine.store.engine.connect() as connection:
+        task = connection.execute(select(engine_tasks)).mappings().one()
+    assert (task["status"], task["attempt"], task["worker"]) == ("RUNNING", 1, dead.worker_id)
+    assert task["started_at"] is not None
+    alive = worker(engine)
+    alive.run_until_done([run.arn], 20)
+    alive.close()
+    assert engine.describe_execution(run.arn).output == {"x": 1}
+    with engine.store.engine.connect() as connection:
+        task = connection.execute(select(engine_tasks)).mappings().one()
+        attempts = connection.execute(select(engine_task_attempts)).mappings().all()
+    assert (task["status"], task["attempt"], task["worker"]) == ("SUCCEEDED", 2, alive.worker_id)
+    assert [(a["attempt"], a["worker"], a["status"]) for a in attempts] == [(1, dead.worker_id, "ABANDONED")]
+    # The dead worker's attempt ended when the live one took the task over.
+    assert attempts[0]["started_at"] < attempts[0]["finished_at"] == task["started_at"]

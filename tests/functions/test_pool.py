@@ -175,3 +175,17 @@ def test_an_abandoned_call_does_not_hold_up_the_one_queued_behind_it(handlers: s
             time.sleep(0.01)
         assert pool.ready(kept)  # a loop that collects only ready calls gets to it
         assert pool.result(kept)["x"] == 8
+
+
+def test_request_ids_are_random_uuid4_text() -> None:
+    import uuid
+
+    from podium.functions.pool import new_request_id
+
+    ids = [new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    # Every variant digit (8, 9, a, b) shows up: the two random bits under it are kept.
+    assert {text[19] for text in ids} == set("89ab")

@@ -8,7 +8,10 @@ Podium runs one local "region" and "account" so definitions and tools that expec
 
 from __future__ import annotations
 
+import os
 import re
+import time
+import uuid
 from dataclasses import dataclass
 
 from podium.errors import ValidationError
@@ -25,6 +28,21 @@ def check_name(kind: str, name: str) -> str:
             code="InvalidName",
         )
     return name
+
+
+def execution_name() -> str:
+    """A default execution name: a UUID, version 7 (RFC 9562: Unix time in milliseconds, then a
+    1/4096 ms fraction, then 62 random bits), so names taken later sort later.
+
+    An execution's row, tasks and timers are keyed by its ARN: a random name would put each
+    new execution's entries in the middle of those indexes, where an insert splits pages that
+    the transaction must then write; a later name appends near the end.
+    """
+    now = time.time_ns()
+    millis, fraction = divmod(now, 1_000_000)
+    random = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (millis << 80) | (0x7 << 76) | ((fraction * 4096 // 1_000_000) << 64) | (0b10 << 62) | random
+    return str(uuid.UUID(int=value))
 
 
 def state_machine_arn(name: str) -> str:

@@ -19,7 +19,6 @@ objects with the compiled definition, which a handler mutating its input would c
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from podium.asl import lambdas
 from podium.asl.errors import AslRuntimeError
 from podium.engine.executors.base import TaskOutcome, TaskRequest
 from podium.functions import FunctionError, FunctionPool, FunctionRegistry, Invocation
+from podium.functions.pool import new_request_id
 
 WAIT_FOR_TOKEN = ".waitForTaskToken"
 
@@ -84,7 +84,7 @@ class ResourceRouter:
         if name not in self.functions:
             missing = lambdas.not_found(name)
             return TaskOutcome(error=missing.error, cause=missing.cause)
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         try:
             invocation = self.pool.start(
                 self.functions.get(name), payload, request_id=request_id,

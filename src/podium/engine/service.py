@@ -9,11 +9,11 @@ step, StopExecution, SendTaskSuccess/Failure); everything else is the worker's
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -73,7 +73,16 @@ from podium.store.tables.engine import (
 
 MAX_PAGE = 1000
 
-_INSERT_EXECUTION = Sql(insert(engine_executions))
+# Both return the new execution's id: the next one on SQLite (the transaction holds the
+# database's write lock), the sequence's next value on PostgreSQL (the column's default).
+_EXECUTION_VALUES: dict[str, Any] = {column.name: bindparam(column.name) for column in engine_executions.c if column.name != "id"}
+_INSERT_EXECUTION = {
+    "sqlite": Sql(insert(engine_executions).values({
+        **_EXECUTION_VALUES,
+        "id": select(func.coalesce(func.max(engine_executions.c.id), 0) + 1).scalar_subquery(),
+    }).returning(engine_executions.c.id)),
+    "postgresql": Sql(insert(engine_executions).values(_EXECUTION_VALUES).returning(engine_executions.c.id)),
+}
 # StartExecution's reads, straight to the driver (see podium.engine.fastsql).
 _MACHINE_TYPE = Sql(
     select(engine_state_machines.c.type, engine_state_machines.c.revision_id)
@@ -122,6 +131,8 @@ class Engine:
         self._pool: FunctionPool | None = None
         self._router: Any = None
         self._resources = resources
+        # Workers of this process, called after a commit that leaves them work (see work_ready).
+        self._work_listeners: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ runtime
 
@@ -168,6 +179,22 @@ class Engine:
             self._pool.close()
             self._pool = None
             self._router = None
+
+    def add_work_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (quick, any thread) whenever this engine commits work for a worker."""
+        self._work_listeners.append(listener)
+
+    def remove_work_listener(self, listener: Callable[[], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._work_listeners.remove(listener)
+
+    def work_ready(self) -> None:
+        """Tell this process's workers that work was committed (a started or redriven execution,
+        a callback's result): they poll now rather than at their next poll interval, so an
+        execution started in the process that runs its worker (`podium server`) waits for none.
+        Workers in other processes find it at their next poll."""
+        for listener in list(self._work_listeners):
+            listener()
 
     # ------------------------------------------------------------------ state machines
 
@@ -379,7 +406,7 @@ class Engine:
         ExecutionAlreadyExists.
         """
         target = arns.parse_target(state_machine)
-        execution_name = arns.check_name("execution", name) if name else str(uuid.uuid4())
+        execution_name = arns.check_name("execution", name) if name else arns.execution_name()
         payload = {} if input is None else input
         if isinstance(payload, str):
             payload = _parse_input(payload)
@@ -398,7 +425,7 @@ class Engine:
                 workflow_type = machine_row["type"]  # type: ignore[index]
                 arn = arns.execution_arn(target.state_machine, execution_name, workflow_type == EXPRESS)
                 start_time = to_datetime(now)
-                _INSERT_EXECUTION.execute(connection, {
+                inserted = _INSERT_EXECUTION[self.store.dialect].first(connection, {
                     "arn": arn, "name": execution_name, "state_machine": target.state_machine,
                     "revision_id": revision, "version": version, "alias": alias,
                     "type": workflow_type, "status": RUNNING, "input": input_text,
@@ -408,15 +435,16 @@ class Engine:
                     "output": None, "error": None, "cause": None, "stop_time": None,
                     "run_state": None, "redrive_state": None, "lease_owner": None,
                     "lease_expiry": None, "redrive_time": None,
-                }).close()
+                })
+                assert inserted is not None
                 finished = None
                 if workflow_type == STANDARD:
                     record_status(connection, arn, RUNNING, input_text=input_text, start=start_time)
                     machine = self.machines.get(connection, revision)
                     finished = advance(
-                        connection, machine, arn, None, [self.start_event(arn, payload, 0)], now
+                        connection, machine, arn, inserted["id"], None, [self.start_event(arn, payload, 0)], now
                     ).finished
-                return ExecutionInfo(
+                info = ExecutionInfo(
                     arn=arn, name=execution_name, state_machine=target.state_machine,
                     type=workflow_type, status=finished.status if finished else RUNNING,
                     input=payload, output=finished.output if finished and finished.status == "SUCCEEDED" else None,
@@ -432,6 +460,9 @@ class Engine:
                 if existing is None:
                     raise
                 return existing
+        if finished is None and workflow_type == STANDARD:
+            self.work_ready()
+        return info
 
     def start_sync_execution(
         self, state_machine: str, input: Any = None, *, name: str | None = None,  # noqa: A002
@@ -505,7 +536,7 @@ class Engine:
                 ))
             else:
                 machine = self.machines.get(connection, row["revision_id"])
-                advance(connection, machine, arn, row["run_state"], [StopExecution(error, cause)], now)
+                advance(connection, machine, arn, row["id"], row["run_state"], [StopExecution(error, cause)], now)
             return self._execution(connection, arn)
 
     def get_execution_history(
@@ -526,7 +557,8 @@ class Engine:
                     f"execution {arn!r} is EXPRESS: EXPRESS runs keep no history (only start and result)",
                     code="InvalidArn",
                 )
-            query = select(engine_history).where(engine_history.c.execution_arn == arn)
+            key = select(engine_executions.c.id).where(engine_executions.c.arn == arn).scalar_subquery()
+            query = select(engine_history).where(engine_history.c.execution_id == key)
             if reverse:
                 if after:
                     query = query.where(engine_history.c.id < after)
@@ -563,7 +595,7 @@ class Engine:
             redrive_count = row["redrive_count"] + 1
             run_state.context.setdefault("Execution", {})["RedriveCount"] = redrive_count
             connection.execute(insert(engine_history).values(
-                execution_arn=arn, id=run_state.next_event_id, previous_event_id=row["event_count"],
+                execution_id=row["id"], id=run_state.next_event_id, previous_event_id=row["event_count"],
                 type="ExecutionRedriven", timestamp=to_datetime(now),
                 details=dumps({"redriveCount": redrive_count}),
             ))
@@ -576,7 +608,9 @@ class Engine:
                 wake_at=next_wake(connection, arn),
             ))
             record_status(connection, arn, RUNNING)
-            return self._execution(connection, arn)
+            info = self._execution(connection, arn)
+        self.work_ready()
+        return info
 
     # ------------------------------------------------------------------ callbacks
 
@@ -601,7 +635,7 @@ class Engine:
             if is_running(row):
                 assert row is not None
                 machine = self.machines.get(connection, row["revision_id"])
-                advance(connection, machine, row["arn"], row["run_state"],
+                advance(connection, machine, row["arn"], row["id"], row["run_state"],
                         [TaskHeartbeat(task["task_id"])], now)
 
     # ------------------------------------------------------------------ EXPRESS leases
@@ -622,7 +656,7 @@ class Engine:
             task = self._task_by_token(connection, token)
             row = lock_execution(connection, task["execution_arn"])
             if not is_running(row) or not record_outcome(
-                connection, task["execution_arn"], task["task_id"], 0, outcome, now,
+                connection, task["execution_arn"], task["task_id"], outcome, now,
                 accept=("RUNNING", "WAITING"),
             ):
                 raise ConflictError(
@@ -636,7 +670,8 @@ class Engine:
                 else TaskSucceeded(task["task_id"], outcome.output)
             )
             machine = self.machines.get(connection, row["revision_id"])
-            advance(connection, machine, row["arn"], row["run_state"], [event], now)
+            advance(connection, machine, row["arn"], row["id"], row["run_state"], [event], now)
+        self.work_ready()
 
     def _task_by_token(self, connection: Connection, token: str) -> RowMapping:
         task = connection.execute(

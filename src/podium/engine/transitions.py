@@ -39,7 +39,6 @@ from podium.store.tables.engine import (
     engine_executions,
     engine_history,
     engine_revisions,
-    engine_task_attempts,
     engine_tasks,
     engine_timers,
 )
@@ -51,11 +50,10 @@ WAIT_FOR_TOKEN = ".waitForTaskToken"
 
 # The statements of the hot path are built once, with bound parameters: building a SQLAlchemy
 # expression costs more than running it on SQLite, and a reused statement is compiled once.
-_tasks, _executions, _timers, _attempts = engine_tasks, engine_executions, engine_timers, engine_task_attempts
+_tasks, _executions, _timers = engine_tasks, engine_executions, engine_timers
 # Those run per transition go straight to the driver (`fastsql.Sql`).
 INSERT_HISTORY = Sql(insert(engine_history))
 INSERT_TASKS = Sql(insert(_tasks))
-INSERT_ATTEMPTS = Sql(insert(_attempts))
 INSERT_TIMERS = Sql(insert(_timers))
 NEXT_WAKE = Sql(select(func.min(_timers.c.due)).where(_timers.c.execution_arn == bindparam("b_arn")))
 DELETE_TIMERS = Sql(delete(_timers).where(_timers.c.execution_arn == bindparam("b_arn")))
@@ -84,15 +82,8 @@ UPDATE_ENDED = Sql(update(_executions).where(_executions.c.arn == bindparam("b_a
     redrive_state=bindparam("redrive_state"),
 ))
 _CLOSE_TASK: dict[tuple[str, ...], Sql] = {}
-CLOSE_ATTEMPT = Sql(update(_attempts).where(
-    (_attempts.c.execution_arn == bindparam("b_arn")) & (_attempts.c.task_id == bindparam("b_task"))
-    & (_attempts.c.attempt == bindparam("b_attempt"))
-).values(
-    status=bindparam("status"), finished_at=bindparam("finished_at"),
-    error=bindparam("error"), cause=bindparam("cause"),
-))
 LOCK_EXECUTION = Sql(select(
-    _executions.c.arn, _executions.c.status, _executions.c.type, _executions.c.run_state,
+    _executions.c.arn, _executions.c.id, _executions.c.status, _executions.c.type, _executions.c.run_state,
     _executions.c.revision_id, _executions.c.redrive_state, _executions.c.redrive_count,
     _executions.c.event_count,
 ).where(_executions.c.arn == bindparam("b_arn")).with_for_update())
@@ -197,6 +188,7 @@ def advance(
     connection: Connection,
     machine: StateMachine,
     arn: str,
+    execution_id: int,
     run_state_text: str | None,
     events: Sequence[Event],
     now: float,
@@ -207,7 +199,8 @@ def advance(
     states: RunStates | None = None,
     timers_kept: bool = False,
 ) -> Transition:
-    """Apply `events` in order and persist the result; the row of `arn` must be locked by the caller.
+    """Apply `events` in order and persist the result; the row of `arn` (whose `id` is
+    `execution_id`, the key of its history rows) must be locked by the caller.
 
     With `claim_for` (a worker id), tasks the step asks for are claimed by that worker at once
     (status RUNNING, attempt 1, leased) and returned for it to submit after commit; without it
@@ -261,7 +254,7 @@ def advance(
             break
 
     if history:
-        INSERT_HISTORY.executemany(connection, history, {"execution_arn": arn, "timestamp": moment})
+        INSERT_HISTORY.executemany(connection, history, {"execution_id": execution_id, "timestamp": moment})
     dispatch = _schedule_tasks(connection, arn, tasks, now, claim_for, lease_seconds, claim_limit)
     if cancelled:
         cancel_tasks(connection, arn, cancelled, now)
@@ -386,7 +379,6 @@ def _schedule_tasks(
     if not tasks:
         return []
     rows = []
-    attempts = []
     dispatch: list[TaskRequest] = []
     owner = claim_for
     for task in tasks:
@@ -406,20 +398,15 @@ def _schedule_tasks(
             "lease_expiry": now + lease_seconds if claim_for else None,
             "scheduled_at": now,
             "finished_at": None,
+            "worker": claim_for,
+            "started_at": now if claim_for else None,
         })
         if claim_for:
-            attempts.append({
-                "execution_arn": arn, "task_id": task.task_id, "attempt": 1, "worker": claim_for,
-                "status": "RUNNING", "started_at": now, "finished_at": None,
-                "error": None, "cause": None,
-            })
             dispatch.append(TaskRequest(
                 execution_arn=arn, task_id=task.task_id, resource=task.resource, input=task.input,
                 attempt=1, timeout_seconds=task.timeout_seconds, task_token=task.task_token,
             ))
     INSERT_TASKS.executemany(connection, rows)
-    if attempts:
-        INSERT_ATTEMPTS.executemany(connection, attempts)
     return dispatch
 
 
@@ -440,7 +427,6 @@ def record_outcome(
     connection: Connection,
     arn: str,
     task_id: str,
-    attempt: int,
     outcome: TaskOutcome,
     now: float,
     *,
@@ -457,12 +443,6 @@ def record_outcome(
         "b_arn": arn, "b_task": task_id, "status": status,
         "finished_at": None if status == "WAITING" else now,
     })
-    if attempt:
-        CLOSE_ATTEMPT.execute(connection, {
-            "b_arn": arn, "b_task": task_id, "b_attempt": attempt,
-            "status": status if changed else "DUPLICATE", "finished_at": now,
-            "error": outcome.error, "cause": outcome.cause,
-        }).close()
     return bool(changed)
 
 

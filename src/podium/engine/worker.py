@@ -43,6 +43,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 
@@ -60,6 +61,7 @@ from podium.engine.transitions import (
     record_outcome,
 )
 from podium.store.tables.engine import (
+    CLAIMABLE_TASK,
     engine_executions,
     engine_task_attempts,
     engine_tasks,
@@ -72,7 +74,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 0.5
 
 _x, _tasks, _timers, _attempts = engine_executions, engine_tasks, engine_timers, engine_task_attempts
-_ROW = (_x.c.arn, _x.c.status, _x.c.run_state, _x.c.revision_id)
+_ROW = (_x.c.arn, _x.c.id, _x.c.status, _x.c.run_state, _x.c.revision_id)
 _LOCK_ONE = select(*_ROW).where(_x.c.arn == bindparam("b_arn"))
 _DUE = (_x.c.status == RUNNING) & (_x.c.wake_at <= bindparam("b_now"))
 _DUE_STANDARD = select(*_ROW).where(_DUE & (_x.c.type == STANDARD)).order_by(_x.c.wake_at)
@@ -92,23 +94,22 @@ _LEASE_EXPRESS = update(_x).where(_x.c.arn == bindparam("b_arn")).values(
     lease_owner=bindparam("lease_owner"), lease_expiry=bindparam("lease_expiry"),
     wake_at=bindparam("lease_expiry"),
 )
+# Each branch names the claim index's condition, so that SQLite (which matches a partial index
+# only on a term it finds in the WHERE) searches it, as PostgreSQL does.
+_OPEN = text(CLAIMABLE_TASK)
 _CLAIMABLE = select(_tasks).where(or_(
-    _tasks.c.status == "SCHEDULED",
-    (_tasks.c.status == "RUNNING") & (_tasks.c.lease_expiry < bindparam("b_now")),
+    _OPEN & (_tasks.c.status == "SCHEDULED"),
+    _OPEN & (_tasks.c.status == "RUNNING") & (_tasks.c.lease_expiry < bindparam("b_now")),
 )).order_by(_tasks.c.scheduled_at)
-_ABANDON = Sql(update(_attempts).where(
-    (_attempts.c.execution_arn == bindparam("b_arn")) & (_attempts.c.task_id == bindparam("b_task"))
-    & (_attempts.c.attempt == bindparam("b_attempt"))
-).values(status="ABANDONED", finished_at=bindparam("b_now")))
+_INSERT_ABANDONED = Sql(insert(_attempts))
 _CLAIM = Sql(update(_tasks).where(
     (_tasks.c.execution_arn == bindparam("b_arn")) & (_tasks.c.task_id == bindparam("b_task"))
 ).values(
     status="RUNNING", attempt=bindparam("attempt"), lease_owner=bindparam("lease_owner"),
-    lease_expiry=bindparam("lease_expiry"),
+    lease_expiry=bindparam("lease_expiry"), worker=bindparam("lease_owner"), started_at=bindparam("b_now"),
 ))
-_INSERT_ATTEMPT = Sql(insert(_attempts))
 _RENEW = update(_tasks).where(
-    (_tasks.c.lease_owner == bindparam("b_owner")) & (_tasks.c.status == "RUNNING")
+    (_tasks.c.lease_owner == bindparam("b_owner")) & (_tasks.c.status == "RUNNING") & _OPEN
 ).values(lease_expiry=bindparam("lease_expiry"))
 
 
@@ -171,6 +172,7 @@ class Worker:
         self._stop = threading.Event()
         if self.store.dialect == "sqlite":
             self._start_checkpoints()
+        engine.add_work_listener(self.poll_now)
 
     # ------------------------------------------------------------------ loop
 
@@ -198,6 +200,7 @@ class Worker:
 
     def close(self) -> None:
         self._stop.set()
+        self.engine.remove_work_listener(self.poll_now)
         self._express.shutdown(wait=False, cancel_futures=True)
         executor = self.engine._executor  # noqa: SLF001 - only if one was started
         for call in self._direct:
@@ -210,6 +213,14 @@ class Worker:
                 with contextlib.suppress(OSError):
                     os.close(fd)
             self._wake_read = self._wake_write = -1
+
+    def poll_now(self) -> None:
+        """Look for claimable work and due timers at the next iteration, without waiting for
+        the poll interval (the engine calls this when it committed work; any thread)."""
+        # Set before the wake-up: the loop, woken, reads it. An iteration polling right now
+        # set its own next poll before its queries, so this one is not lost.
+        self._next_poll = 0.0
+        self._wake()
 
     def _wake(self) -> None:
         """Wake the loop's wait (called by executor threads when a result is queued)."""
@@ -392,7 +403,7 @@ class Worker:
             events: list[Event] = []
             for request, outcome in by_execution.pop(row["arn"]):
                 self._in_flight.discard((request.execution_arn, request.task_id))
-                if record_outcome(connection, row["arn"], request.task_id, request.attempt, outcome, now) \
+                if record_outcome(connection, row["arn"], request.task_id, outcome, now) \
                         and not outcome.waiting:
                     events.append(
                         TaskFailed(request.task_id, outcome.error, outcome.cause) if outcome.failed
@@ -440,21 +451,20 @@ class Worker:
             return 0
         tasks = self._claimable.all(connection, {"b_now": now, "b_limit": capacity})
         self._backlog = len(tasks) >= capacity
-        abandoned, claims, attempts = [], [], []
+        abandoned, claims = [], []
         for task in tasks:
             attempt = task["attempt"] + 1
-            key = {"b_arn": task["execution_arn"], "b_task": task["task_id"]}
             if task["status"] == "RUNNING":
                 # Its worker died (or stalled past its lease): that attempt is abandoned.
-                abandoned.append({**key, "b_attempt": task["attempt"], "b_now": now})
+                abandoned.append({
+                    "execution_arn": task["execution_arn"], "task_id": task["task_id"],
+                    "attempt": task["attempt"], "worker": task["worker"] or task["lease_owner"] or "",
+                    "status": "ABANDONED", "started_at": task["started_at"] or now, "finished_at": now,
+                    "error": None, "cause": None,
+                })
             claims.append({
-                **key, "attempt": attempt, "lease_owner": self.worker_id,
-                "lease_expiry": now + self.lease_seconds,
-            })
-            attempts.append({
-                "execution_arn": task["execution_arn"], "task_id": task["task_id"],
-                "attempt": attempt, "worker": self.worker_id, "status": "RUNNING",
-                "started_at": now, "finished_at": None, "error": None, "cause": None,
+                "b_arn": task["execution_arn"], "b_task": task["task_id"], "attempt": attempt,
+                "lease_owner": self.worker_id, "lease_expiry": now + self.lease_seconds, "b_now": now,
             })
             dispatch.append(TaskRequest(
                 execution_arn=task["execution_arn"], task_id=task["task_id"],
@@ -462,9 +472,8 @@ class Worker:
                 timeout_seconds=task["timeout_seconds"], task_token=task["token"],
             ))
         # One statement each for the whole batch (a fan-out claims up to max_in_flight at once).
-        _ABANDON.executemany(connection, abandoned)
+        _INSERT_ABANDONED.executemany(connection, abandoned)
         _CLAIM.executemany(connection, claims)
-        _INSERT_ATTEMPT.executemany(connection, attempts)
         return len(tasks)
 
     def _renew_leases(self, connection: Connection, now: float) -> None:
@@ -528,7 +537,7 @@ class Worker:
             return []
         machine = self.engine.machines.get(connection, row["revision_id"])
         transition = advance(
-            connection, machine, row["arn"], row["run_state"], events, now,
+            connection, machine, row["arn"], row["id"], row["run_state"], events, now,
             claim_for=self.worker_id, lease_seconds=self.lease_seconds,
             claim_limit=max(0, self.max_in_flight - len(self._in_flight) - claimed),
             states=self._states, timers_kept=timers_kept,

@@ -279,8 +279,9 @@ def _workflow_executions(conn: Any, graph: _Graph) -> None:
         return
     started: dict[str, set[str]] = defaultdict(set)
     for chunk in _slices(arns):
-        for row in conn.execute(select(engine_history.c.execution_arn, engine_history.c.details).where(
-                engine_history.c.execution_arn.in_(chunk), engine_history.c.type == "TaskSucceeded")):
+        for row in conn.execute(select(engine_executions.c.arn, engine_history.c.details).join_from(
+                engine_history, engine_executions, engine_executions.c.id == engine_history.c.execution_id
+        ).where(engine_executions.c.arn.in_(chunk), engine_history.c.type == "TaskSucceeded")):
             try:
                 details = json.loads(row.details)
             except ValueError:
@@ -290,7 +291,7 @@ def _workflow_executions(conn: Any, graph: _Graph) -> None:
                 continue
             target = _started_node(str(details.get("resource", "")), output)
             if target is not None:
-                started[row.execution_arn].add(entity_id(*target))
+                started[row.arn].add(entity_id(*target))
     wanted = {node for nodes in started.values() for node in nodes}
     present = {node for node in wanted if node in graph.entities}
     for chunk in _slices(sorted(wanted - present)):

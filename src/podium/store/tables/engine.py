@@ -1,5 +1,5 @@
 """Tables of the durable workflow engine: state machines, versions, aliases, executions and their
-history, tasks (with their callback tokens), task attempts and timers.
+history, tasks (with their callback tokens and current attempt), abandoned attempts and timers.
 
 Scheduling fields (`wake_at`, `lease_expiry`, `due`) are epoch seconds as floats: the worker
 compares them on every poll and floats compare the same way on SQLite and PostgreSQL.
@@ -8,6 +8,7 @@ with `json.dumps`, so what is read back is exactly what was written on both data
 """
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from podium.store.tables.meta import metadata
@@ -85,6 +87,10 @@ engine_executions = Table(
     "engine_executions",
     metadata,
     Column("arn", String(400), primary_key=True),
+    # The execution's short key, which its history rows carry instead of the ARN: their index
+    # entries stay small, and a newer execution's key is larger than every older one's (it is
+    # max + 1 on SQLite, the sequence engine_execution_ids on PostgreSQL).
+    Column("id", BigInteger, nullable=False, unique=True),
     Column("name", String(80), nullable=False),
     Column("state_machine", String(80), nullable=False),
     Column("revision_id", String(64), nullable=False),
@@ -117,13 +123,17 @@ engine_executions = Table(
 engine_history = Table(
     "engine_history",
     metadata,
-    Column("execution_arn", String(400), primary_key=True),
+    Column("execution_id", BigInteger, primary_key=True),  # engine_executions.id
     Column("id", Integer, primary_key=True),
     Column("previous_event_id", Integer, nullable=False),
     Column("type", String(64), nullable=False),
     Column("timestamp", DateTime(timezone=True), nullable=False),
     Column("details", Text, nullable=False),
 )
+
+# The tasks a worker may claim or renew: the claim index holds only these (a task that ends
+# leaves it). A query uses the index when its WHERE has this exact term (see engine_0002).
+CLAIMABLE_TASK = "engine_tasks.status IN ('SCHEDULED', 'RUNNING')"
 
 engine_tasks = Table(
     "engine_tasks",
@@ -135,7 +145,7 @@ engine_tasks = Table(
     # SCHEDULED -> RUNNING -> (WAITING for a callback) -> SUCCEEDED | FAILED | CANCELLED
     Column("status", String(16), nullable=False),
     Column("attempt", Integer, nullable=False, default=0),
-    Column("token", String(2048), nullable=True, unique=True),
+    Column("token", String(2048), nullable=True),
     Column("wait_for_token", Boolean, nullable=False, default=False),
     Column("timeout_seconds", Float, nullable=True),
     Column("heartbeat_seconds", Float, nullable=True),
@@ -143,9 +153,21 @@ engine_tasks = Table(
     Column("lease_expiry", Float, nullable=True),
     Column("scheduled_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
-    Index("ix_engine_tasks_claim", "status", "lease_expiry"),
+    # The current (or last) attempt: the worker that claimed it and when. Kept on the task's row
+    # rather than in a row per attempt, which cost every task two more writes and index pages.
+    Column("worker", String(100), nullable=True),
+    Column("started_at", Float, nullable=True),
+    # Partial indexes: a task without a callback token, or one that has ended, adds no entry.
+    Index("ix_engine_tasks_token", "token", unique=True,
+          sqlite_where=text("token IS NOT NULL"), postgresql_where=text("token IS NOT NULL")),
+    Index("ix_engine_tasks_claim", "status", "lease_expiry",
+          sqlite_where=text("status IN ('SCHEDULED', 'RUNNING')"),
+          postgresql_where=text("status IN ('SCHEDULED', 'RUNNING')")),
 )
 
+# Attempts that ended without a result: ABANDONED when the worker running one died (or stalled
+# past its lease) and another worker claimed the task again. A task's current attempt is on its
+# row in engine_tasks.
 engine_task_attempts = Table(
     "engine_task_attempts",
     metadata,
@@ -153,7 +175,7 @@ engine_task_attempts = Table(
     Column("task_id", String(200), primary_key=True),
     Column("attempt", Integer, primary_key=True),
     Column("worker", String(100), nullable=False),
-    Column("status", String(16), nullable=False),  # RUNNING SUCCEEDED FAILED ABANDONED
+    Column("status", String(16), nullable=False),  # ABANDONED
     Column("started_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
     Column("error", Text, nullable=True),
