@@ -21,7 +21,15 @@ import pytest
 from podium.config import Settings
 from podium.models import ModelRegistry
 from podium.serving import EndpointService, Router
-from podium.serving.frames import FrameClient, FrameServer, parse_printable, printable, socket_name
+from podium.serving.frames import (
+    FrameClient,
+    FrameServer,
+    parse_printable,
+    printable,
+    serve_frames,
+    socket_name,
+)
+from podium.serving.worker import event_loop_factory
 from podium.store import Store
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract Unix sockets")
@@ -87,6 +95,36 @@ def test_requests_in_one_loop_step_share_one_write_and_are_answered_by_id() -> N
     assert connections == 1  # every request over the one connection
     # The nine small requests went out in one write and were answered from one read.
     assert _CountingServer.reads[1] >= 9, _CountingServer.reads
+
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_frames_work_on_either_event_loop(loop: str) -> None:
+    """Workers and `podium serve` run on uvloop when it is installed; its create_unix_server and
+    create_unix_connection reject abstract socket names, so the frame sockets are made by hand."""
+    factory = asyncio.new_event_loop if loop == "asyncio" else pytest.importorskip("uvloop").new_event_loop
+
+    async def scenario() -> list[Any]:
+        name = socket_name(os.getpid())
+        assert name is not None
+        server = await serve_frames(name, _echo)
+        client = FrameClient(timeout=5)
+        try:
+            return list(await asyncio.gather(*(client.post(name, b"abc%d" % i, "text/csv", "*/*") for i in range(3))))
+        finally:
+            client.close()
+            server.close()
+
+    with asyncio.Runner(loop_factory=factory) as runner:
+        replies = runner.run(scenario())
+    assert replies == [(200, b"%dcba" % i, "text/csv|*/*", 1.25) for i in range(3)]
+
+
+def test_worker_runs_on_uvloop_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    uvloop = pytest.importorskip("uvloop")
+    assert event_loop_factory() is uvloop.new_event_loop
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # not installed: asyncio's loop
+    assert event_loop_factory() is None
 
 
 class _Silent(asyncio.Protocol):

@@ -45,6 +45,33 @@ def test_writes_of_one_loop_step_go_out_together_and_close_flushes_first() -> No
     assert last == b"last words"
 
 
+
+def test_a_whole_reply_goes_out_at_once_behind_any_pending_write() -> None:
+    async def scenario() -> tuple[bytes, bytes | None, bytes]:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        theirs.setblocking(False)
+        transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+        wrapped = _CoalescingTransport(transport, loop)  # type: ignore[arg-type]
+        wrapped.write_now(b"first")  # nothing pending: sent now, not at the end of this step
+        now = theirs.recv(1024)
+        wrapped.write(b"second ")
+        wrapped.write_now(b"third")  # must not overtake "second "
+        try:
+            early: bytes | None = theirs.recv(1024)
+        except BlockingIOError:
+            early = None
+        await asyncio.sleep(0.05)
+        rest = theirs.recv(1024)
+        wrapped.close()
+        theirs.close()
+        return now, early, rest
+
+    now, early, rest = asyncio.run(scenario())
+    assert now == b"first"
+    assert early is None and rest == b"second third"
+
+
 async def _echo_app(scope: Any, receive: Any, send: Any) -> None:
     assert scope["type"] == "http"
     body, more = b"", True

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import struct
 import sys
 from collections.abc import Callable
@@ -99,7 +100,32 @@ class FrameServer(asyncio.Protocol):
 
 async def serve_frames(name: str, answer: Answer) -> asyncio.AbstractServer:
     loop = asyncio.get_running_loop()
-    return await loop.create_unix_server(lambda: FrameServer(answer), name)
+    return await loop.create_unix_server(lambda: FrameServer(answer), sock=_bound(name))
+
+
+def _bound(name: str) -> socket.socket:
+    """A listening Unix socket. Made here, not by the event loop from the name: uvloop's
+    create_unix_server/create_unix_connection reject abstract names (EINVAL)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(name)
+        sock.listen(1024)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def _connected(loop: asyncio.AbstractEventLoop, name: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, name)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 # ---- router side ------------------------------------------------------------------------------
@@ -210,7 +236,8 @@ class FrameClient:
                 del self._connections[name]
 
         try:
-            _, connection = await loop.create_unix_connection(lambda: _Connection(loop, lost), name)
+            _, connection = await loop.create_unix_connection(lambda: _Connection(loop, lost),
+                                                              sock=await _connected(loop, name))
         except BaseException as exc:  # refused, or this request was cancelled: tell the others
             error = ConnectionRefusedError(f"cannot connect to model worker socket {printable(name)}: {exc!r}")
             future.set_exception(error)

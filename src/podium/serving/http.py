@@ -46,6 +46,14 @@ class _CoalescingTransport:
             self._loop.call_soon(self._flush)
         self._pending.append(bytes(data))
 
+    def write_now(self, data: bytes) -> None:
+        """A whole response: sent at once, without waiting for the end of the loop step (one
+        loop iteration less per reply), unless writes are pending, which it must follow."""
+        if self._pending:
+            self.write(data)
+        elif not self._transport.is_closing():
+            self._transport.write(data)
+
     def writelines(self, chunks: Any) -> None:
         for chunk in chunks:
             self.write(chunk)
@@ -149,8 +157,8 @@ class _InvocationCycle:
         if not self.keep_alive:
             head.append(b"connection: close\r\n")
         head.append(b"\r\n")
-        transport = protocol.transport
-        transport.write(b"".join(head) + body)
+        transport: _CoalescingTransport = protocol.transport  # type: ignore[assignment]
+        transport.write_now(b"".join(head) + body)
         if not self.keep_alive:
             transport.close()
         protocol.on_response_complete()

@@ -18,6 +18,7 @@ import sys
 import tarfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,19 @@ def main(argv: list[str] | None = None) -> None:
             if listener is not None:
                 listener.close()
 
-    asyncio.run(serve())
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(serve())
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (a dependency where it builds), else asyncio's
+    (None): as uvicorn's loop="auto" picks for `podium serve` and `podium server`."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def _exit_with_parent(server: Any, every: float = 1.0, grace: float = 10.0) -> None:
