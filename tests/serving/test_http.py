@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -85,13 +86,14 @@ async def _echo_app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-@pytest.fixture
-def echo_server() -> Any:
+def _serve_in_thread(app: Any, http: Any) -> Iterator[int]:
+    """Run uvicorn with `app` and protocol class `http` on a free loopback port in a thread;
+    yields the port and stops the server afterwards."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(_echo_app, log_level="warning", access_log=False, lifespan="off",
-                                           http=CoalescingHttpToolsProtocol))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off",
+                                           http=http))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
@@ -99,6 +101,11 @@ def echo_server() -> Any:
     yield sock.getsockname()[1]
     server.should_exit = True
     thread.join(5)
+
+
+@pytest.fixture
+def echo_server() -> Iterator[int]:
+    yield from _serve_in_thread(_echo_app, CoalescingHttpToolsProtocol)
 
 
 def test_worker_client_keeps_connections_alive_and_reads_replies(echo_server: int) -> None:
@@ -162,21 +169,10 @@ async def _invoke(endpoint: str, body: bytes, headers: list[tuple[bytes, bytes]]
 
 
 @pytest.fixture
-def router_server(request: Any) -> Any:
+def router_server(request: Any) -> Iterator[int]:
     token = getattr(request, "param", None)
     limit = 400_000  # bytes of invocation body answered; over it, 413
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(_app_answer, log_level="critical", access_log=False, lifespan="off",
-                                           http=router_protocol(_invoke, token, limit)))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.02)
-    yield sock.getsockname()[1]
-    server.should_exit = True
-    thread.join(5)
+    yield from _serve_in_thread(_app_answer, router_protocol(_invoke, token, limit))
 
 
 def test_router_protocol_answers_invocations_and_passes_the_rest_on_one_connection(router_server: int) -> None:
