@@ -88,3 +88,28 @@ def test_streams_url_accepts_embedded_options(tmp_path: Path) -> None:
     assert settings.streams_url == "embedded?fsync=always"
     with pytest.raises(ConfigError, match="streams_url"):
         load_settings(tmp_path, environ={"PODIUM_STREAMS_URL": "kafka://broker:9092"})
+
+
+def test_serving_lease_and_sync_intervals_are_settings(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, environ={})
+    assert (settings.serving_lease_seconds, settings.serving_lease_renew_seconds,
+            settings.serving_sync_seconds) == (10.0, 2.5, 0.5)
+    (tmp_path / "podium.toml").write_text(
+        "[podium]\nserving_lease_seconds = 30\nserving_lease_renew_seconds = 5\n")
+    settings = load_settings(tmp_path, environ={"PODIUM_SERVING_SYNC_SECONDS": "1.5"})
+    assert (settings.serving_lease_seconds, settings.serving_lease_renew_seconds,
+            settings.serving_sync_seconds) == (30.0, 5.0, 1.5)
+
+
+def test_serving_intervals_that_would_lose_live_leases_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "podium.toml").write_text("[podium]\nserving_lease_seconds = 2\n")
+    with pytest.raises(ConfigError) as caught:  # the default renewal (2.5 s) is not shorter
+        load_settings(tmp_path, environ={})
+    assert "setting 'serving_lease_renew_seconds' must be shorter than serving_lease_seconds (2 s; got 2.5 s)" \
+        in str(caught.value)
+    (tmp_path / "podium.toml").unlink()
+    with pytest.raises(ConfigError, match="PODIUM_SERVING_SYNC_SECONDS: setting 'serving_sync_seconds' "
+                                          r"must be at most serving_lease_renew_seconds \(2.5 s"):
+        load_settings(tmp_path, environ={"PODIUM_SERVING_SYNC_SECONDS": "3"})
+    with pytest.raises(ConfigError, match="serving_lease_seconds"):
+        Settings.for_home(tmp_path, serving_lease_seconds=0)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from podium.errors import ConfigError
 
@@ -47,6 +47,12 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     # Serving: the largest endpoint invocation body the router accepts (413 above it).
     max_invocation_bytes: int = Field(default=6 * 1024 * 1024, ge=1)
+    # Serving with several router processes on one store (podium.serving.ownership, .follow):
+    # a deployment's owner holds a lease this long, renews it this often, and every process
+    # reads the store for routing changes (and renews its leases) this often.
+    serving_lease_seconds: float = Field(default=10.0, gt=0)
+    serving_lease_renew_seconds: float = Field(default=2.5, gt=0, validate_default=True)
+    serving_sync_seconds: float = Field(default=0.5, gt=0, validate_default=True)
     # name -> "module.path:callable", or a table with handler and limits (podium.functions.registry)
     functions: dict[str, Any] = Field(default_factory=dict)
     config_file: Path | None = None
@@ -94,6 +100,28 @@ class Settings(BaseModel):
         if upper not in _LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
         return upper
+
+    @field_validator("serving_lease_renew_seconds")
+    @classmethod
+    def _check_lease_renewal(cls, value: float, info: ValidationInfo) -> float:
+        lease = info.data.get("serving_lease_seconds")
+        if lease is not None and value >= lease:
+            raise ValueError(
+                f"must be shorter than serving_lease_seconds ({lease:g} s; got {value:g} s): a lease "
+                "renewed no sooner than it expires lets another process take a live deployment over"
+            )
+        return value
+
+    @field_validator("serving_sync_seconds")
+    @classmethod
+    def _check_sync(cls, value: float, info: ValidationInfo) -> float:
+        renew = info.data.get("serving_lease_renew_seconds")
+        if renew is not None and value > renew:
+            raise ValueError(
+                f"must be at most serving_lease_renew_seconds ({renew:g} s; got {value:g} s): "
+                "the sync thread is what renews the leases"
+            )
+        return value
 
     @field_validator("functions")
     @classmethod
@@ -264,6 +292,11 @@ def render_default_config() -> str:
 
 # Serving: the largest endpoint invocation payload accepted (bytes; larger ones get 413).
 # max_invocation_bytes = 6291456
+# Router processes sharing a metadata store: a deployment's lease (seconds), how often its owner
+# renews it (shorter than the lease), how often each process follows the store (at most the renewal).
+# serving_lease_seconds = 10.0
+# serving_lease_renew_seconds = 2.5
+# serving_sync_seconds = 0.5
 
 log_level = "INFO"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,7 @@ def test_fast_invocations_checks_the_token_and_passes_everything_else_on(tmp_pat
 
     settings = Settings.for_home(tmp_path / "home").model_copy(update={"api_token": "s3cret"})
     app = FastInvocations(create_app(settings, open_store(settings)))
-    with TestClient(app) as client:  # type: ignore[arg-type]
+    with TestClient(app) as client:
         unauthorized = client.post("/endpoints/ep/invocations", content=b"[[1]]")
         assert unauthorized.status_code == 401  # answered by the app's token check
         token = {"Authorization": "Bearer s3cret"}
@@ -93,9 +94,44 @@ def test_invocations_over_the_size_limit_are_answered_413(tmp_path: Path) -> Non
     settings = Settings.for_home(tmp_path / "home").model_copy(update={"max_invocation_bytes": 1000})
     app = create_app(settings, open_store(settings))
     for asgi in (FastInvocations(app), app):
-        with TestClient(asgi) as client:  # type: ignore[arg-type]
+        with TestClient(asgi) as client:
             over = client.post("/endpoints/ep/invocations", content=b"x" * 1001)
             assert over.status_code == 413 and over.json()["code"] == "PayloadTooLarge"
             assert "limit of 1000 bytes" in over.json()["message"]
             at_limit = client.post("/endpoints/ep/invocations", content=b"x" * 1000)
             assert at_limit.status_code == 404 and at_limit.json()["code"] == "NotFound"
+
+
+def test_describe_shows_why_this_process_lags_the_store(settings: Settings, store: Store, tmp_path: Path) -> None:
+    """Another process deploys; this server cannot start the new fleets, keeps serving the old
+    ones, and its describe output says so (FollowErrors) until it can."""
+    from podium.serving import EndpointService, Router
+
+    artifact = pack(tmp_path / "m")
+    fast = settings.model_copy(update={"serving_sync_seconds": 0.1})
+    app = create_app(fast, store)
+    with TestClient(app) as client:
+        for name in ("c1", "c2"):
+            assert client.post("/endpoint-configs", json={"EndpointConfigName": name, "ProductionVariants": [
+                {"VariantName": "A", "ModelDataUrl": str(artifact)}]}).status_code == 201
+        assert client.post("/endpoints", json={"EndpointName": "ep", "EndpointConfigName": "c1"}).status_code == 201
+        served = app.state.podium.services["endpoints"]
+
+        def broken(endpoint: str, config: object, fraction: float = 1.0) -> None:
+            raise RuntimeError("no space left on device")
+
+        served._provision = broken
+        other = EndpointService(fast, store, Router(), drain_timeout=5)
+        try:
+            other.restore()
+            other.update_endpoint("ep", "c2", wait=True)
+            deadline = time.monotonic() + 15
+            while "FollowErrors" not in (described := client.get("/endpoints/ep").json()):
+                assert time.monotonic() < deadline, described
+                time.sleep(0.1)
+            [error] = described["FollowErrors"]
+            assert error["Process"] == served.owner_id and "no space left on device" in error["Error"]
+            assert described["EndpointConfigName"] == "c2" and described["TrafficShares"] == {"c1": 1.0}
+        finally:
+            other.shutdown()
+            del served._provision

@@ -9,6 +9,7 @@ deployment over once its lease has expired.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -31,7 +32,7 @@ from podium.config import Settings
 from podium.metrics import Alarm
 from podium.metrics.registry import AlarmRegistry
 from podium.metrics.series import dims
-from podium.serving import EndpointService, Router
+from podium.serving import EndpointService, Router, follow
 from podium.store import Store, migrate, open_store
 from podium.store.tables import metadata
 from podium.store.tables.serving import (
@@ -42,7 +43,7 @@ from podium.store.tables.serving import (
 
 pytestmark = pytest.mark.slow
 
-LEASE_SECONDS = 10.0  # EndpointService's default, which `podium serve` uses
+LEASE_SECONDS = 10.0  # the default serving_lease_seconds, which `podium serve` uses
 
 
 class Serve:
@@ -319,8 +320,10 @@ def test_an_owner_whose_deployment_was_taken_over_stops_deploying_and_follows(
     """A hung owner, provoked in one process: its lease is expired in the store and another
     service takes the deployment over; the owner sees so at its next renewal (not at the end of
     its 60 s bake), stops deploying and routes by the rolled-back state."""
-    owner = EndpointService(settings, store, Router(), drain_timeout=5, lease_seconds=2.0, sync_seconds=0.1)
-    other = EndpointService(settings, store, Router(), drain_timeout=5, lease_seconds=2.0, sync_seconds=0.1)
+    short = settings.model_copy(update={"serving_lease_seconds": 2.0, "serving_lease_renew_seconds": 0.5,
+                                        "serving_sync_seconds": 0.1})
+    owner = EndpointService(short, store, Router(), drain_timeout=5)
+    other = EndpointService(short, store, Router(), drain_timeout=5)
     try:
         for name, artifact in (("cfg-1", good_model), ("cfg-2", other_good_model)):
             owner.create_endpoint_config(name, [{"VariantName": "AllTraffic", "ModelDataUrl": str(artifact)}])
@@ -412,3 +415,49 @@ def test_a_stopped_owner_releases_its_lease_so_a_restart_takes_over_at_once(
         assert restarted.deployments("ep")[-1]["outcome"] == "Failed"
     finally:
         restarted.shutdown()
+
+
+def test_a_process_whose_fleets_fail_to_start_says_so_and_catches_up(
+        settings: Settings, store: Store, good_model: Path, other_good_model: Path,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A process that cannot start the fleets another process's change names keeps routing by
+    its previous table; it logs a warning and its describe output says why, until a retry works."""
+    monkeypatch.setattr(follow, "FOLLOW_RETRY_SECONDS", 0.5)
+    fast = settings.model_copy(update={"serving_sync_seconds": 0.1})
+    owner = EndpointService(fast, store, Router(), drain_timeout=5)
+    other = EndpointService(fast, store, Router(), drain_timeout=5)
+    try:
+        for name, artifact in (("cfg-1", good_model), ("cfg-2", other_good_model)):
+            owner.create_endpoint_config(name, [{"VariantName": "AllTraffic", "ModelDataUrl": str(artifact)}])
+        owner.create_endpoint("ep", "cfg-1")
+        assert other.restore() == ["ep"]
+        provision = other._provision
+
+        def broken(endpoint: str, config: Any, fraction: float = 1.0) -> Any:
+            if config.name == "cfg-2":
+                raise RuntimeError("no space left on device")
+            return provision(endpoint, config, fraction)
+
+        monkeypatch.setattr(other, "_provision", broken)
+        with caplog.at_level(logging.WARNING, logger="podium.serving.follow"):
+            owner.update_endpoint("ep", "cfg-2", {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
+                "Type": "CANARY", "WaitIntervalInSeconds": 60,
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}}}})
+            wait_for(lambda: owner.describe_endpoint("ep")["TrafficShares"] == {"cfg-1": 0.5, "cfg-2": 0.5}, 30,
+                     "the canary shift")
+            described = wait_for(lambda: (d := other.describe_endpoint("ep")).get("FollowErrors") and
+                                 d["FollowErrors"][0]["Attempts"] >= 2 and d, 15, "a failed follow, retried")
+        [error] = described["FollowErrors"]
+        assert error["Process"] == other.owner_id and "no space left on device" in error["Error"]
+        assert described["TrafficShares"] == {"cfg-1": 1.0}  # the previous table, still served
+        assert described["EndpointStatus"] == "Updating"  # the endpoint itself is not failed
+        assert "FollowErrors" not in owner.describe_endpoint("ep")
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "could not apply" in r.getMessage()]
+        assert warnings and "no space left on device" in warnings[0].getMessage()
+        monkeypatch.setattr(other, "_provision", provision)
+        wait_for(lambda: other.describe_endpoint("ep")["TrafficShares"] == {"cfg-1": 0.5, "cfg-2": 0.5}, 15,
+                 "the process to catch up once its fleets start")
+        assert "FollowErrors" not in other.describe_endpoint("ep")
+    finally:
+        owner.shutdown()
+        other.shutdown()

@@ -10,32 +10,28 @@ and its reason is recorded in the deployment history, beginning with the endpoin
 Alarms and the metrics summary read every router process's traffic (podium.metrics.shared):
 this process publishes its router's metrics to the metadata store once it serves an endpoint.
 
-Several router processes on one store: each runs its own worker fleets and follows the routing
-state committed in the store (`serving_endpoints.routing`, with a `generation` raised at each
-change). The process running a deployment commits each traffic shift, then applies it; every
-other process notices the new generation within `sync_seconds`, starts the fleets the state
-names (or grows them), routes by it, and drains and stops the fleets it no longer names. A
-deployment is owned by the process running it through a lease it renews in the store; only a
-deployment whose lease expired (its process died) is taken over: rolled back, or failed.
+Several router processes on one store: each runs its own worker fleets. The process running a
+deployment owns it under a lease (podium.serving.ownership) and commits each traffic shift to
+the store before applying it; every other process follows the committed routing state with its
+own workers (podium.serving.follow).
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from podium.config import Settings
 from podium.errors import ConflictError, NotFoundError, ValidationError
@@ -47,6 +43,8 @@ from podium.models.lineage import Lineage
 from podium.models.registry import ModelRegistry, parse_ref
 from podium.serving.capture import CaptureConfig, CaptureWriter
 from podium.serving.deployment import Plan, instances, plan
+from podium.serving.follow import Follower, commit_routing, committed_placements, fleet_key
+from podium.serving.ownership import LeaseLost, Leases
 from podium.serving.pool import Fleet
 from podium.serving.router import Router
 from podium.serving.routing import FleetShare, Placement, RoutingTable, ShadowRoute, VariantRoute
@@ -86,40 +84,18 @@ class _Running:
                    for name, _, fleet in self.variants)
 
 
-class _LeaseLost(Exception):
-    """This process no longer owns the deployment it runs: its lease expired and another process
-    took the deployment over, or the service is shutting down."""
-
-
-BUSY = ("Creating", "Updating", "RollingBack")  # statuses while a deployment is in progress
-FOLLOW_RETRY_SECONDS = 5.0  # after a failed start of fleets another process's change asked for
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _key(config_name: str, deployment_id: int) -> str:
-    """The name of a fleet: its config and the deployment that started it."""
-    return f"{config_name}@{deployment_id}"
-
-
-def _placements(row: Any) -> list[Placement]:
-    """An endpoint row's committed routing state (empty: not serving)."""
-    if row.routing is not None:
-        return [Placement.from_json(p) for p in row.routing]
-    if row.status in ("InService", "Updating", "RollingBack"):  # committed before serving_0004
-        return [Placement(_key(row.config_name, 0), row.config_name, 1.0)]
-    return []
-
-
 class EndpointService:
-    """Create, update (deploy), describe and delete endpoints served by `router`."""
+    """Create, update (deploy), describe and delete endpoints served by `router`. With other
+    router processes on the same store, its leases and following run at the intervals the
+    settings give (serving_lease_seconds, serving_lease_renew_seconds, serving_sync_seconds)."""
 
     def __init__(self, settings: Settings, store: Store, router: Router | None = None,
                  *, poll_seconds: float = 0.05, drain_timeout: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep, lease_seconds: float = 10.0,
-                 sync_seconds: float = 0.5) -> None:
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
         self.store = store
         self.router = router or Router()
@@ -130,18 +106,12 @@ class EndpointService:
         self._fleets: dict[str, dict[str, _Running]] = {}
         self._deployments: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
-        # Who holds a deployment's lease: unique per process and service.
-        self.owner_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._lease = lease_seconds
-        self._sync_every = sync_seconds
-        self._renewed_at = 0.0
+        self.leases = Leases(store, settings.serving_lease_seconds, settings.serving_lease_renew_seconds)
+        self.owner_id = self.leases.owner_id
+        self._follower = Follower(self, settings.serving_sync_seconds)
         self._owned: dict[str, int | None] = {}  # endpoint -> deployment this process runs on it
         self._applied: dict[str, int] = {}  # endpoint -> generation of the routing state routed here
         self._endpoint_locks: dict[str, threading.Lock] = {}
-        self._followers: dict[str, threading.Thread] = {}
-        self._retry_at: dict[str, float] = {}
-        self._serve_all = False  # restore() was called: serve every endpoint, also new ones
-        self._sync_thread: threading.Thread | None = None
         self._capturing: dict[str, _Running] = {}  # endpoint -> the fleets whose capture config is used
         self._lost: set[int] = set()  # deployments this process ran that another took over
         self._poll = poll_seconds
@@ -187,7 +157,7 @@ class EndpointService:
         if sum(v.get("InitialVariantWeight", 1.0) for v in variants) <= 0:
             raise ValidationError(f"endpoint config '{name}': at least one variant needs a positive weight")
         CaptureConfig.from_aws(data_capture or {}, self._capture_root())  # validates
-        with self.store.begin() as conn:
+        with self._inserting(serving_endpoint_configs, name, "endpoint config"), self.store.begin() as conn:
             if conn.execute(select(serving_endpoint_configs.c.name)
                             .where(serving_endpoint_configs.c.name == name)).first():
                 raise ConflictError(f"endpoint config '{name}' already exists")
@@ -196,6 +166,20 @@ class EndpointService:
                 created_at=_now()))
         return {"EndpointConfigName": name, "ProductionVariants": variants,
                 "ShadowProductionVariants": shadow_variants, "DataCaptureConfig": data_capture}
+
+    @contextmanager
+    def _inserting(self, table: Table, name: str, what: str) -> Iterator[None]:
+        """Around a transaction that checks `name` is free in `table`, then inserts it: when another
+        process inserted the same name in between (PostgreSQL lets both checks pass; its key then
+        refuses the second insert), this fails as a sequential duplicate does."""
+        try:
+            yield
+        except IntegrityError:
+            with self.store.connect() as conn:
+                taken = conn.execute(select(table.c.name).where(table.c.name == name)).first()
+            if taken is None:
+                raise
+            raise ConflictError(f"{what} '{name}' already exists") from None
 
     def _capture_root(self) -> str:
         return self.settings.lake_url.rstrip("/") + "/capture"
@@ -244,15 +228,15 @@ class EndpointService:
                 raise ConflictError(f"endpoint '{name}' already exists")
             self._owned[name] = None  # no other thread here routes it until this ends
         try:
-            with self.store.begin() as conn:
+            with self._inserting(serving_endpoints, name, "endpoint"), self.store.begin() as conn:
                 if conn.execute(select(serving_endpoints.c.name).where(serving_endpoints.c.name == name)).first():
                     raise ConflictError(f"endpoint '{name}' already exists")
                 conn.execute(insert(serving_endpoints).values(
                     name=name, config_name=config_name, status="Creating", created_at=_now(), updated_at=_now()))
-                deployment_id = self._insert_deployment(conn, name, None, config_name, {})
+                deployment_id = self.leases.insert_deployment(conn, name, None, config_name, {})
             with self._lock:
                 self._owned[name] = deployment_id
-            self._ensure_sync()
+            self._follower.start()
             try:
                 running = self._provision(name, config)
             except Exception as exc:
@@ -260,7 +244,7 @@ class EndpointService:
                 self._event(deployment_id, "DeploymentFailed", 0.0, f"fleets failed to start: {reason}")
                 self._finish(name, deployment_id, "Failed", reason, status="Failed", failure_reason=reason)
                 raise
-            key = _key(config_name, deployment_id)
+            key = fleet_key(config_name, deployment_id)
             self._add_fleet(name, key, running)
             self._route(name, deployment_id, [Placement(key, config_name, 1.0)])
             self.metrics.start()
@@ -290,9 +274,9 @@ class EndpointService:
                 "(create them first: PUT /alarms/{name} or `podium endpoint alarm`)")
         with self._endpoint_lock(name):
             # Blue must run here as committed: a change another process made is applied first.
-            self._follow_locked(name)
+            self._follower.apply(name)
             endpoint = self._endpoint_row(name)
-            placements = _placements(endpoint)
+            placements = committed_placements(endpoint)
             with self._lock:
                 here = self._fleets.get(name, {})
                 ready = (self._applied.get(name) == endpoint.generation and len(placements) == 1
@@ -309,11 +293,11 @@ class EndpointService:
                 if claimed != 1:
                     raise ConflictError(f"endpoint '{name}' changed meanwhile (another process deploys it); "
                                         "updates need InService")
-                deployment_id = self._insert_deployment(conn, name, endpoint.config_name, config_name,
-                                                        deployment_config or {})
+                deployment_id = self.leases.insert_deployment(conn, name, endpoint.config_name, config_name,
+                                                              deployment_config or {})
             with self._lock:
                 self._owned[name] = deployment_id
-        self._ensure_sync()
+        self._follower.start()
         thread = threading.Thread(target=self._run_deployment, name=f"deploy-{name}",
                                   args=(name, deployment_id, placements[0], config, steps), daemon=True)
         self._deployments[name] = thread
@@ -340,6 +324,10 @@ class EndpointService:
             described["TrafficShares"] = self.router.table(name).shares()
         except NotFoundError:
             described["TrafficShares"] = {}
+        with self._lock:
+            failed = self._follower.errors.get(name)
+        if failed is not None:  # this process still routes by an older state than the store's
+            described["FollowErrors"] = [dict(failed)]
         return described
 
     def list_endpoints(self) -> list[dict[str, Any]]:
@@ -383,6 +371,7 @@ class EndpointService:
                 fleets = self._fleets.pop(name, {})
                 self._applied.pop(name, None)
                 self._capturing.pop(name, None)
+                self._follower.errors.pop(name, None)
         for running in fleets.values():
             running.stop(self._drain)
 
@@ -446,57 +435,24 @@ class EndpointService:
         endpoint serves its last good config, as after a rollback, and the deployment is recorded
         as failed; one whose owner still renews its lease is left to it and followed. Returns the
         endpoints served."""
-        self._serve_all = True
-        self._take_over_expired()
+        self._follower.serve_all = True
+        self.leases.take_over_expired(None, self._runs)
         with self.store.connect() as conn:
             names = list(conn.scalars(select(serving_endpoints.c.name).order_by(serving_endpoints.c.name)))
         restored = []
         for name in names:
             if self._stopping.is_set():
                 break
-            try:
-                if self._follow(name):
-                    restored.append(name)
-            except Exception:
-                log.exception("starting the fleets of endpoint %s failed; retrying in %g s", name,
-                              FOLLOW_RETRY_SECONDS)
-                self._retry_at[name] = time.monotonic() + FOLLOW_RETRY_SECONDS
-        self._ensure_sync()
+            if self._follower.follow_or_retry(name):
+                restored.append(name)
+        self._follower.start()
         return restored
 
     def sync(self) -> None:
-        """One round of following the store: renew the leases of the deployments this process
-        runs, take over those whose owner's lease expired, and apply (in a thread per endpoint)
+        """One round of following the store (podium.serving.follow): renew the leases of the
+        deployments this process runs, take over those whose owner's lease expired, and apply
         every endpoint's routing state that changed since this process last applied it."""
-        now = time.time()
-        with self._lock:
-            owned = {name: d for name, d in self._owned.items()}
-        ids = [d for d in owned.values() if d is not None]
-        if ids and now - self._renewed_at >= self._lease / 4:
-            held = (serving_deployments.c.id.in_(ids), serving_deployments.c.owner == self.owner_id,
-                    serving_deployments.c.outcome == "InProgress")
-            with self.store.begin() as conn:
-                renewed = conn.execute(update(serving_deployments).where(*held)
-                                       .values(lease_until=now + self._lease)).rowcount
-                if renewed != len(ids):  # taken over: their deployment threads stop at once
-                    kept = set(conn.scalars(select(serving_deployments.c.id).where(*held)))
-                    with self._lock:
-                        self._lost.update(set(ids) - kept)
-            self._renewed_at = now
-        with self.store.connect() as conn:
-            rows = conn.execute(select(serving_endpoints.c.name, serving_endpoints.c.generation,
-                                       serving_endpoints.c.status)).all()
-        busy = [r.name for r in rows if r.status in BUSY and r.name not in owned]
-        if busy:
-            self._take_over_expired(busy)
-        generations = {r.name: r.generation for r in rows}
-        with self._lock:
-            changed = [name for name, generation in generations.items()
-                       if name not in self._owned and (self._serve_all or name in self._fleets)
-                       and self._applied.get(name) != generation]
-            changed += [name for name in self._fleets if name not in generations and name not in self._owned]
-        for name in changed:
-            self._start_follower(name)
+        self._follower.sync()
 
     def shutdown(self) -> None:
         self._stopping.set()
@@ -504,18 +460,13 @@ class EndpointService:
             ids = [d for d in self._owned.values() if d is not None]
         if ids:  # released, so another process takes the deployments over at once
             try:
-                with self.store.begin() as conn:
-                    conn.execute(update(serving_deployments)
-                                 .where(serving_deployments.c.id.in_(ids),
-                                        serving_deployments.c.owner == self.owner_id,
-                                        serving_deployments.c.outcome == "InProgress")
-                                 .values(lease_until=0.0))
+                self.leases.release(ids)
             except Exception:
                 log.exception("releasing the leases of deployments in progress failed")
-        for thread in [self._supervisor, self._sync_thread]:
-            if thread is not None:
-                thread.join(timeout=5)
-        for thread in list(self._followers.values()) + list(self._deployments.values()):
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
+        self._follower.join()
+        for thread in list(self._deployments.values()):
             thread.join(timeout=1)
         with self._lock:
             fleets, self._fleets = self._fleets, {}
@@ -523,159 +474,14 @@ class EndpointService:
             running.stop(0)
         self.metrics.close()
 
-    # ---- following the store ------------------------------------------------------------
-    def _ensure_sync(self) -> None:
-        """Start the thread that renews leases and follows the store (once)."""
-        with self._lock:
-            if self._sync_thread is not None or self._stopping.is_set():
-                return
-            self._sync_thread = threading.Thread(target=self._sync_loop, name="podium-endpoint-sync", daemon=True)
-        self._sync_thread.start()
-
-    def _sync_loop(self) -> None:
-        while not self._stopping.wait(self._sync_every):
-            try:
-                self.sync()
-            except Exception:  # the store was unreachable: tried again next round
-                log.exception("following the endpoints' routing state failed")
-
-    def _start_follower(self, name: str) -> None:
-        with self._lock:
-            thread = self._followers.get(name)
-            if (thread is not None and thread.is_alive()) or time.monotonic() < self._retry_at.get(name, 0.0):
-                return
-            thread = self._followers[name] = threading.Thread(
-                target=self._follow_logged, args=(name,), name=f"follow-{name}", daemon=True)
-        thread.start()
-
-    def _follow_logged(self, name: str) -> None:
-        try:
-            self._follow(name)
-        except Exception:
-            log.exception("applying the routing state of endpoint %s failed; retrying in %g s", name,
-                          FOLLOW_RETRY_SECONDS)
-            self._retry_at[name] = time.monotonic() + FOLLOW_RETRY_SECONDS
-
     def _endpoint_lock(self, name: str) -> threading.Lock:
         with self._lock:
             return self._endpoint_locks.setdefault(name, threading.Lock())
 
-    def _follow(self, name: str) -> bool:
-        with self._endpoint_lock(name):
-            return self._follow_locked(name)
-
-    def _follow_locked(self, name: str) -> bool:
-        """Apply the endpoint's committed routing state here (the endpoint's lock held): shrink
-        the fleets it runs with less capacity, start the fleets it names (or grow them), route
-        by it, then drain and stop the fleets it no longer names, until this process has applied
-        the latest generation. Returns whether the endpoint is served here."""
-        while not self._stopping.is_set():
-            with self._lock:
-                if name in self._owned:  # this process's own deployment routes it
-                    return name in self._fleets
-            with self.store.connect() as conn:
-                row = conn.execute(select(serving_endpoints).where(serving_endpoints.c.name == name)).first()
-            generation = -1 if row is None else row.generation
-            placements = [] if row is None else _placements(row)
-            wanted = {p.key: p for p in placements}
-            with self._lock:
-                here = dict(self._fleets.get(name, {}))
-                if self._applied.get(name) == generation and set(here) == set(wanted):
-                    return bool(placements)
-            # Shrunk first, grown after, so the fleets never hold more than the owner's would,
-            # even when this process skips states in between; fleets no longer named stop last,
-            # once no new request is routed to them.
-            for key, running in here.items():
-                if key in wanted:
-                    running.shrink_to(wanted[key].capacity, self._drain)
-            for placement in placements:
-                existing = here.get(placement.key)
-                if existing is not None:
-                    existing.grow_to(placement.capacity)
-                    continue
-                started = self._provision(name, self._config(placement.config_name), placement.capacity)
-                if self._stopping.is_set():  # shut down meanwhile: its fleets are already stopped
-                    started.stop(0)
-                    return False
-                self._add_fleet(name, placement.key, started)
-            self._set_routing(name, placements, generation)
-            if placements:
-                self.metrics.start()
-            for key, running in here.items():
-                if key not in wanted:
-                    self._pop_fleet(name, key)
-                    running.stop(self._drain)
-            if row is None:
-                with self._lock:
-                    if not self._fleets.get(name):
-                        self._fleets.pop(name, None)
-                        self._applied.pop(name, None)
-                return False
-        return False
-
-    def _take_over_expired(self, names: list[str] | None = None) -> None:
-        """Take over every in-progress deployment (of `names`, or of any endpoint) whose lease
-        expired. A deployment from before leases (no lease) counts as expired."""
-        now = time.time()
-        with self.store.connect() as conn:
-            query = select(serving_deployments).where(
-                serving_deployments.c.outcome == "InProgress",
-                or_(serving_deployments.c.lease_until.is_(None), serving_deployments.c.lease_until < now))
-            if names is not None:
-                query = query.where(serving_deployments.c.endpoint.in_(names))
-            rows = conn.execute(query.order_by(serving_deployments.c.id)).all()
-        for row in rows:
-            with self._lock:
-                if self._owned.get(row.endpoint) == row.id:
-                    continue
-            self._take_over(row)
-
-    def _take_over(self, deployment: Any) -> None:
-        """Finish a deployment its owner abandoned: a creation fails; an update whose traffic had
-        all moved to green is recorded as succeeded; any other is rolled back to blue at its
-        full size and recorded as failed. Only one process wins the conditional update."""
-        who = f"the router process running it ({deployment.owner})" if deployment.owner else "the server"
-        lease = (serving_deployments.c.lease_until.is_(None) if deployment.lease_until is None
-                 else serving_deployments.c.lease_until == deployment.lease_until)
-        with self.store.begin() as conn:
-            endpoint = conn.execute(select(serving_endpoints)
-                                    .where(serving_endpoints.c.name == deployment.endpoint)).first()
-            values: dict[str, Any]
-            placements: list[Placement] | None
-            if deployment.from_config is None:
-                outcome, reason = "Failed", f"{who} stopped while the endpoint was being created"
-                placements, values = None, {"status": "Failed", "failure_reason": reason}
-                kind, detail = "DeploymentFailed", reason
-            else:
-                current = _placements(endpoint) if endpoint is not None else []
-                green = _key(deployment.to_config, deployment.id)
-                if [(p.key, p.share, p.capacity) for p in current] == [(green, 1.0, 1.0)]:
-                    outcome, reason = "Succeeded", None
-                    placements = current
-                    values = {"status": "InService", "failure_reason": None, "config_name": deployment.to_config}
-                    kind, detail = "TakenOver", f"{who} stopped while stopping blue; all traffic was on green"
-                else:
-                    reason = f"{who} stopped during the deployment (its lease expired); serving the last good config"
-                    outcome = "Failed"
-                    blue = next((p for p in current if p.key != green),
-                                Placement(_key(deployment.from_config, 0), deployment.from_config, 1.0))
-                    placements = [replace(blue, share=1.0, capacity=1.0)]
-                    values = {"status": "InService", "failure_reason": reason, "config_name": deployment.from_config}
-                    kind, detail = "RolledBack", f"taken over: {reason}; all traffic on blue"
-            claimed = conn.execute(
-                update(serving_deployments)
-                .where(serving_deployments.c.id == deployment.id, serving_deployments.c.outcome == "InProgress",
-                       lease)
-                .values(outcome=outcome, reason=reason, ended_at=_now(), owner=self.owner_id, lease_until=None)
-            ).rowcount
-            if claimed != 1:
-                return  # another process took it over, or the owner renewed its lease meanwhile
-            conn.execute(insert(serving_deployment_events).values(
-                deployment_id=deployment.id, time=_now(), kind=kind, green_share=0.0 if outcome == "Failed" else 1.0,
-                detail=detail))
-            if endpoint is not None:
-                self._commit_routing(conn, deployment.endpoint, placements, **values)
-        log.warning("took over deployment %s of endpoint %s: %s", deployment.id, deployment.endpoint, detail)
+    def _runs(self, endpoint: str, deployment_id: int) -> bool:
+        """Whether this process runs the deployment (so it is never taken over here)."""
+        with self._lock:
+            return self._owned.get(endpoint) == deployment_id
 
     # ---- internals ----------------------------------------------------------------------
     def _endpoint_row(self, name: str) -> Any:
@@ -685,42 +491,18 @@ class EndpointService:
             raise NotFoundError(f"endpoint '{name}' does not exist")
         return row
 
-    def _insert_deployment(self, conn: Connection, name: str, from_config: str | None, to_config: str,
-                           policy: dict[str, Any]) -> int:
-        inserted = conn.execute(insert(serving_deployments).values(
-            endpoint=name, from_config=from_config, to_config=to_config, policy=policy, outcome="InProgress",
-            started_at=_now(), owner=self.owner_id, lease_until=time.time() + self._lease)).inserted_primary_key
-        assert inserted is not None
-        return int(inserted[0])
-
     def _hold(self, conn: Connection, deployment_id: int) -> None:
         """Renew this process's lease on the deployment, in `conn`'s transaction, or raise
-        _LeaseLost: what this process commits for a deployment is fenced by its lease."""
+        LeaseLost: what this process commits for a deployment is fenced by its lease."""
         if self._stopping.is_set():
-            raise _LeaseLost("the endpoint service is shutting down")
-        held = conn.execute(
-            update(serving_deployments)
-            .where(serving_deployments.c.id == deployment_id, serving_deployments.c.owner == self.owner_id,
-                   serving_deployments.c.outcome == "InProgress")
-            .values(lease_until=time.time() + self._lease)).rowcount
-        if held != 1:
-            raise _LeaseLost(f"deployment {deployment_id} was taken over by another process (its lease expired)")
-
-    @staticmethod
-    def _commit_routing(conn: Connection, name: str, placements: list[Placement] | None, **values: Any) -> int:
-        """Write the endpoint's routing state (and other `values`) and raise its generation."""
-        conn.execute(update(serving_endpoints).where(serving_endpoints.c.name == name).values(
-            routing=None if placements is None else [p.to_json() for p in placements],
-            generation=serving_endpoints.c.generation + 1, updated_at=_now(), **values))
-        generation = conn.execute(select(serving_endpoints.c.generation)
-                                  .where(serving_endpoints.c.name == name)).scalar_one_or_none()
-        return -1 if generation is None else int(generation)  # -1: the endpoint was deleted
+            raise LeaseLost("the endpoint service is shutting down")
+        self.leases.hold(conn, deployment_id)
 
     def _route(self, name: str, deployment_id: int, placements: list[Placement], **values: Any) -> None:
         """Commit a routing state of the endpoint this process deploys, then route by it here."""
         with self.store.begin() as conn:
             self._hold(conn, deployment_id)
-            generation = self._commit_routing(conn, name, placements, **values)
+            generation = commit_routing(conn, name, placements, **values)
         self._set_routing(name, placements, generation)
 
     def _set_routing(self, name: str, placements: list[Placement], generation: int) -> None:
@@ -822,9 +604,9 @@ class EndpointService:
         bake_end = time.monotonic() + step_seconds
         while True:
             if self._stopping.is_set():
-                raise _LeaseLost("the endpoint service is shutting down")
+                raise LeaseLost("the endpoint service is shutting down")
             if deployment_id in self._lost:
-                raise _LeaseLost(f"deployment {deployment_id} was taken over by another process (its lease expired)")
+                raise LeaseLost(f"deployment {deployment_id} was taken over by another process (its lease expired)")
             alarm = self._alarm_in_alarm(steps.alarms)
             if alarm is not None:
                 return f"alarm '{alarm.name}' entered ALARM during baking: {alarm.reason}"
@@ -841,7 +623,7 @@ class EndpointService:
                 self._deploy_rolling(name, deployment_id, blue, config, steps)
             else:
                 self._deploy(name, deployment_id, blue, config, steps)
-        except _LeaseLost as exc:
+        except LeaseLost as exc:
             lost = True
             log.warning("deployment %s of endpoint %s stopped here: %s", deployment_id, name, exc)
         except Exception:  # its lease runs out and a process takes it over (rolls it back)
@@ -857,7 +639,7 @@ class EndpointService:
     def _deploy(self, name: str, deployment_id: int, blue: Placement, config: Any, steps: Plan) -> None:
         green_config = config.name
         deadline = time.monotonic() + steps.max_execution_seconds
-        green = Placement(_key(green_config, deployment_id), green_config, 0.0)
+        green = Placement(fleet_key(green_config, deployment_id), green_config, 0.0)
         # Committed before green starts here, so the other processes start theirs meanwhile.
         self._route(name, deployment_id, [blue, green])
         self._event(deployment_id, "ProvisioningGreen", 0.0, f"starting fleets for {green_config}")
@@ -902,7 +684,7 @@ class EndpointService:
         deadline = time.monotonic() + steps.max_execution_seconds
         with self._lock:
             blue_fleets = self._fleets[name][blue.key]
-        green = Placement(_key(green_config, deployment_id), green_config, 0.0, 0.0)
+        green = Placement(fleet_key(green_config, deployment_id), green_config, 0.0, 0.0)
         green_fleets: _Running | None = None
         blue_left = 1.0  # the part of blue's capacity still running
         for step in steps.steps:
