@@ -1,10 +1,16 @@
 """Durability under kill -9: executions survive worker crashes with the output of a clean run.
 
-200 executions of a workflow with Task, Wait, Parallel and Map states are started; the
-worker process (`podium worker`) is killed with SIGKILL at random moments and restarted.
+200 executions of a workflow with Task, Wait, Parallel and Map states are started, in waves;
+the worker process (`podium worker`) is killed with SIGKILL at random moments and restarted.
 Every execution must end SUCCEEDED with the output an uninterrupted run gives, and no
 history may show a completed state entered twice. On PostgreSQL two workers share the work
 and one of them is killed repeatedly.
+
+Each wave is started once the (re)started worker is up, so every kill lands on work in
+progress however slowly a worker process starts: a restart is mostly Python's start-up
+(1.5-3.5 s on a loaded 2-core machine), which does not shrink as the engine gets faster, while
+the surviving worker alone can finish the whole backlog meanwhile (it did: the restarted worker
+then found no task to claim and the test failed).
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ import pytest
 from podium.asl import execute
 from podium.config import load_settings
 from podium.engine import Engine
-from podium.store import open_store
+from podium.store import Store, open_store
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 EXECUTIONS = 200
 KILLS = 5
+# Executions started after each (re)start of the worker that is killed.
+WAVE = EXECUTIONS // KILLS
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 
 # In the workers, a short sleep keeps tasks in flight most of the time, so kills land on running
@@ -93,8 +101,7 @@ def _project(tmp_path: Path, metadata_url: str | None) -> tuple[Path, dict[str, 
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(project / "handlers"), *sys.path])
     env.pop("PODIUM_HOME", None)
-    # Each task takes this long in its handler, so that the work outlasts five kills and
-    # restarts even when a surviving second worker keeps running it meanwhile.
+    # Each task takes this long in its handler, so that kills find tasks running.
     env["CRASH_TEST_SLOW"] = "0.03" if metadata_url else "0.01"
     sys.path.insert(0, str(project / "handlers"))
     return project, env
@@ -105,8 +112,22 @@ def _start_worker(project: Path, env: dict[str, str], log: Path) -> subprocess.P
         sys.executable, "-m", "podium.cli.main", "worker",
         "--lease-seconds", "2", "--poll-interval", "0.02", "--function-processes", "4",
     ]
+    log.parent.mkdir(exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(command, cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _wait_until_started(process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+    """Wait for the worker's banner (in its own log), printed once it is about to run its loop."""
+    deadline = time.time() + timeout
+    while "podium worker" not in log.read_text():
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.time() < deadline, f"worker {process.pid} did not start within {timeout} s"
+        time.sleep(0.05)
+
+
+def _tail(logs: Path) -> str:
+    return "".join(log.read_text() for log in sorted(logs.iterdir()))[-3000:]
 
 
 def _expected_outputs(module: str) -> tuple[dict[int, object], Counter[str]]:
@@ -125,7 +146,7 @@ def _expected_outputs(module: str) -> tuple[dict[int, object], Counter[str]]:
 
 def _entered(events: list[dict[str, object]]) -> Counter[str]:
     return Counter(
-        str(event["details"].get("name"))  # type: ignore[union-attr]
+        str(event["details"].get("name"))  # type: ignore[attr-defined]
         for event in events if str(event["type"]).endswith("StateEntered")
     )
 
@@ -138,26 +159,31 @@ def _run_crash_test(tmp_path: Path, metadata_url: str | None, workers: int) -> N
     engine.create_state_machine("crashy", WORKFLOW)
     module = next(iter(settings.functions.values())).split(":")[0]
     expected, entered_once = _expected_outputs(module)
-    runs = {x: engine.start_execution("crashy", {"x": x}, name=f"run-{x}").arn for x in range(EXECUTIONS)}
+    runs: dict[int, str] = {}
 
-    log = tmp_path / "worker.log"
+    logs = tmp_path / "worker-logs"
     rng = random.Random(7)
-    survivors = [_start_worker(project, env, log) for _ in range(workers - 1)]
-    victim = _start_worker(project, env, log)
+    survivors = [_start_worker(project, env, logs / f"survivor-{n}.log") for n in range(workers - 1)]
+    victim = _start_worker(project, env, logs / "victim-0.log")
     kills = 0
     deadline = time.time() + 90
     try:
         while kills < KILLS:
+            # A wave of executions once the (re)started worker is up: more first tasks than a
+            # surviving worker takes at once (max_in_flight 8), so this one gets some too.
+            _wait_until_started(victim, logs / f"victim-{kills}.log")
+            for x in range(len(runs), len(runs) + WAVE):
+                runs[x] = engine.start_execution("crashy", {"x": x}, name=f"run-{x}").arn
             # Kill at a random moment after the (re)started worker began running tasks.
             _wait_until_working(store, victim.pid)
             time.sleep(rng.uniform(0.0, 0.6))
-            assert victim.poll() is None, log.read_text()[-3000:]
+            assert victim.poll() is None, _tail(logs)
             # Kill while there is work in progress, not after it is all done.
             assert engine.count_executions("RUNNING") > 0
             victim.send_signal(signal.SIGKILL)
             victim.wait()
             kills += 1
-            victim = _start_worker(project, env, log)
+            victim = _start_worker(project, env, logs / f"victim-{kills}.log")
         while engine.count_executions("RUNNING") and time.time() < deadline:
             time.sleep(0.2)
     finally:
@@ -170,11 +196,12 @@ def _run_crash_test(tmp_path: Path, metadata_url: str | None, workers: int) -> N
                 process.kill()
 
     assert kills >= KILLS
+    assert len(runs) == EXECUTIONS
     abandoned = _abandoned_attempts(store)
     print(f"{kills} kills, {abandoned} task attempts abandoned by killed workers and re-run")
     for x, arn in runs.items():
         execution = engine.describe_execution(arn)
-        assert execution.status == "SUCCEEDED", (x, execution.error, execution.cause, log.read_text()[-2000:])
+        assert execution.status == "SUCCEEDED", (x, execution.error, execution.cause, _tail(logs))
         assert execution.output == expected[x]
         events = engine.get_execution_history(arn, limit=1000).items
         assert [e.id for e in events] == list(range(1, len(events) + 1))
@@ -186,14 +213,18 @@ def _run_crash_test(tmp_path: Path, metadata_url: str | None, workers: int) -> N
     store.dispose()
 
 
-def _wait_until_working(store, pid: int, timeout: float = 20.0) -> None:
+def _wait_until_working(store: Store, pid: int, timeout: float = 20.0) -> None:
     from sqlalchemy import select
 
-    from podium.store.tables.engine import engine_tasks
+    from podium.store.tables.engine import engine_task_attempts, engine_tasks
 
     deadline = time.time() + timeout
-    # A task's row names the worker of its current attempt.
-    query = select(engine_tasks.c.worker).where(engine_tasks.c.worker.like(f"%:{pid}:%")).limit(1)
+    # A task's row names the worker of its current attempt; an attempt another worker took
+    # over (a lease that ran out while this one stalled) keeps it in engine_task_attempts.
+    worker = f"%:{pid}:%"
+    query = select(engine_tasks.c.worker).where(engine_tasks.c.worker.like(worker)).union_all(
+        select(engine_task_attempts.c.worker).where(engine_task_attempts.c.worker.like(worker))
+    ).limit(1)
     while time.time() < deadline:
         with store.connect() as connection:
             if connection.execute(query).first() is not None:
@@ -212,7 +243,7 @@ def _wait_until_working(store, pid: int, timeout: float = 20.0) -> None:
     raise AssertionError(f"worker {pid} ran no task within {timeout} s; running={running} tasks={tasks}")
 
 
-def _abandoned_attempts(store) -> int:
+def _abandoned_attempts(store: Store) -> int:
     from sqlalchemy import func, select
 
     from podium.store.tables.engine import engine_task_attempts
