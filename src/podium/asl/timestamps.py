@@ -36,6 +36,17 @@ def parse_timestamp(text: object) -> datetime | None:
 
 
 def format_timestamp(moment: datetime) -> str:
-    """Format like the context object does: millisecond precision, UTC, trailing Z."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """Format like the context object does: millisecond precision, UTC, trailing Z.
+
+    Every step formats its `now` once (state entered times): %-formatting the fields costs a
+    third of strftime. Years before 1000 keep strftime's (platform's) rendering.
+    """
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    year = moment.year
+    if year < 1000:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # %-formatting: half the cost of the same f-string (seven format specs).
+    return "%d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond // 1000,
+    )
