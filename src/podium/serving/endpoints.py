@@ -18,7 +18,6 @@ own workers (podium.serving.follow).
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 import time
@@ -48,7 +47,6 @@ from podium.serving.ownership import LeaseLost, Leases
 from podium.serving.pool import Fleet
 from podium.serving.router import Router
 from podium.serving.routing import FleetShare, Placement, RoutingTable, ShadowRoute, VariantRoute
-from podium.serving.worker import extract
 from podium.store import Store
 from podium.store.tables.serving import (
     serving_deployment_events,
@@ -535,9 +533,13 @@ class EndpointService:
         with self._lock:
             self._fleets.setdefault(name, {})[key] = running
 
-    def _pop_fleet(self, name: str, key: str) -> _Running | None:
+    def _stop_fleet(self, name: str, key: str) -> None:
+        """Take fleet `key` off the endpoint here and stop it, drained first (the routing no
+        longer names it)."""
         with self._lock:
-            return self._fleets.get(name, {}).pop(key, None)
+            running = self._fleets.get(name, {}).pop(key, None)
+        if running is not None:
+            running.stop(self._drain)
 
     def _resolve(self, variant: dict[str, Any]) -> tuple[Path, Path | None]:
         entry = variant.get("EntryPoint")
@@ -566,7 +568,6 @@ class EndpointService:
                     artifact, entry = self._resolve(variant)
                     workdir = self.settings.path("serving", endpoint, config.name, variant["VariantName"])
                     workdir.mkdir(parents=True, exist_ok=True)
-                    _extract_once(artifact, workdir)
                     count = variant.get("InitialInstanceCount", 1)
                     if target is running.variants:
                         count = instances(count, fraction)
@@ -669,9 +670,7 @@ class EndpointService:
     def _complete(self, name: str, deployment_id: int, blue: Placement, green: Placement, config: Any) -> None:
         """All traffic on green (`config`): route it, stop blue (drained), record the success."""
         self._route(name, deployment_id, [replace(green, share=1.0, capacity=1.0)], config_name=config.name)
-        running = self._pop_fleet(name, blue.key)
-        if running is not None:
-            running.stop(self._drain)
+        self._stop_fleet(name, blue.key)
         self._event(deployment_id, "BlueTerminated", 1.0, f"{blue.config_name} drained and stopped")
         self._finish(name, deployment_id, "Succeeded", None, status="InService", failure_reason=None)
         self._lineage(name, config.name, config.variants)
@@ -733,9 +732,7 @@ class EndpointService:
         self._route(name, deployment_id, [replace(blue, share=1.0, capacity=blue_left)],
                     status="RollingBack", failure_reason=reason)
         self._event(deployment_id, "RollbackStarted", 0.0, reason)
-        green_fleets = self._pop_fleet(name, green.key)
-        if green_fleets is not None:
-            green_fleets.stop(self._drain)
+        self._stop_fleet(name, green.key)
         with self._lock:
             blue_fleets = self._fleets[name][blue.key]
         problem = None
@@ -758,9 +755,7 @@ class EndpointService:
         # New requests go to blue at once; green's in-flight requests finish before it stops.
         self._route(name, deployment_id, [replace(blue, share=1.0)], status="RollingBack", failure_reason=reason)
         self._event(deployment_id, "RollbackStarted", 0.0, reason)
-        running = self._pop_fleet(name, green.key)
-        if running is not None:
-            running.stop(self._drain)
+        self._stop_fleet(name, green.key)
         self._event(deployment_id, "RolledBack", 0.0, "all traffic on blue; green stopped")
         self._finish(name, deployment_id, "RolledBack", reason, status="InService",
                      failure_reason=f"last deployment rolled back: {reason}")
@@ -772,14 +767,6 @@ class EndpointService:
             if variant.get("ModelVersion"):
                 version = lineage.artifact("model-version", variant["ModelVersion"])
                 lineage.associate(version, target, "DeployedAs")
-
-
-def _extract_once(artifact: Path, workdir: Path) -> None:
-    """Unpack the model into `workdir`/model under a file lock: router processes sharing
-    PODIUM_HOME share the directory, and one must not rewrite files the other's workers load."""
-    with open(workdir / ".extract.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        extract(artifact, workdir / "model")
 
 
 def _first_split(config: Any) -> str:

@@ -52,11 +52,10 @@ def committed_placements(row: Any) -> list[Placement]:
 def commit_routing(conn: Connection, name: str, placements: list[Placement] | None, **values: Any) -> int:
     """Write the endpoint's routing state (and other `values`) and raise its generation; returns
     the new generation, or -1 when the endpoint was deleted."""
-    conn.execute(update(serving_endpoints).where(serving_endpoints.c.name == name).values(
+    generation = conn.execute(update(serving_endpoints).where(serving_endpoints.c.name == name).values(
         routing=None if placements is None else [p.to_json() for p in placements],
-        generation=serving_endpoints.c.generation + 1, updated_at=datetime.now(UTC), **values))
-    generation = conn.execute(select(serving_endpoints.c.generation)
-                              .where(serving_endpoints.c.name == name)).scalar_one_or_none()
+        generation=serving_endpoints.c.generation + 1, updated_at=datetime.now(UTC), **values,
+    ).returning(serving_endpoints.c.generation)).scalar_one_or_none()
     return -1 if generation is None else int(generation)
 
 
@@ -207,10 +206,9 @@ class Follower:
             service._set_routing(name, placements, generation)
             if placements:
                 service.metrics.start()
-            for key, running in here.items():
+            for key in here:
                 if key not in wanted:
-                    service._pop_fleet(name, key)
-                    running.stop(service._drain)
+                    service._stop_fleet(name, key)
             if row is None:
                 with service._lock:
                     if not service._fleets.get(name):

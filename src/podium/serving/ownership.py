@@ -65,6 +65,11 @@ class Leases:
         self.owner_id = owner_id or new_owner_id()
         self._renewed_at = 0.0
 
+    def _mine(self, ids: Collection[int]) -> tuple[Any, ...]:
+        """The condition for deployments among `ids` still in progress under this process's lease."""
+        return (serving_deployments.c.id.in_(ids), serving_deployments.c.owner == self.owner_id,
+                serving_deployments.c.outcome == "InProgress")
+
     def insert_deployment(self, conn: Connection, name: str, from_config: str | None, to_config: str,
                           policy: dict[str, Any]) -> int:
         """Record a deployment of endpoint `name` owned by this process, its lease starting now."""
@@ -78,11 +83,8 @@ class Leases:
     def hold(self, conn: Connection, deployment_id: int) -> None:
         """Renew this process's lease on the deployment in `conn`'s transaction, or raise
         LeaseLost: the rest of the transaction commits only while the lease is held."""
-        held = conn.execute(
-            update(serving_deployments)
-            .where(serving_deployments.c.id == deployment_id, serving_deployments.c.owner == self.owner_id,
-                   serving_deployments.c.outcome == "InProgress")
-            .values(lease_until=time.time() + self.lease_seconds)).rowcount
+        held = conn.execute(update(serving_deployments).where(*self._mine([deployment_id]))
+                            .values(lease_until=time.time() + self.lease_seconds)).rowcount
         if held != 1:
             raise LeaseLost(f"deployment {deployment_id} was taken over by another process (its lease expired)")
 
@@ -92,8 +94,7 @@ class Leases:
         now = time.time()
         if not ids or now - self._renewed_at < self.renew_seconds:
             return set()
-        held = (serving_deployments.c.id.in_(ids), serving_deployments.c.owner == self.owner_id,
-                serving_deployments.c.outcome == "InProgress")
+        held = self._mine(ids)
         lost: set[int] = set()
         with self.store.begin() as conn:
             renewed = conn.execute(update(serving_deployments).where(*held)
@@ -107,10 +108,7 @@ class Leases:
         """Give up the leases on deployments `ids` (at shutdown), so another process takes them
         over at once instead of after the lease."""
         with self.store.begin() as conn:
-            conn.execute(update(serving_deployments)
-                         .where(serving_deployments.c.id.in_(ids), serving_deployments.c.owner == self.owner_id,
-                                serving_deployments.c.outcome == "InProgress")
-                         .values(lease_until=0.0))
+            conn.execute(update(serving_deployments).where(*self._mine(ids)).values(lease_until=0.0))
 
     def take_over_expired(self, names: list[str] | None, runs: Callable[[str, int], bool]) -> None:
         """Take over every in-progress deployment (of endpoints `names`, or of any endpoint) whose

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import json
 import os
 import socket
@@ -27,12 +28,19 @@ from podium.serving.handlers import ClientInputError, load_handler
 
 
 def extract(artifact: Path, target: Path) -> Path:
+    """Unpack the model artifact into `target` once. Under a file lock: the fleets and workers of
+    several router processes sharing PODIUM_HOME unpack into the same directory, and one must not
+    rewrite files another's workers are loading."""
     target.mkdir(parents=True, exist_ok=True)
     marker = target / ".extracted"
-    if not marker.exists():
-        with tarfile.open(artifact) as archive:
-            archive.extractall(target, filter="data")
-        marker.write_text(str(artifact))
+    if marker.exists():
+        return target
+    with open(target / ".extract.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not marker.exists():
+            with tarfile.open(artifact) as archive:
+                archive.extractall(target, filter="data")
+            marker.write_text(str(artifact))
     return target
 
 

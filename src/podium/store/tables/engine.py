@@ -133,7 +133,9 @@ engine_history = Table(
 
 # The tasks a worker may claim or renew: the claim index holds only these (a task that ends
 # leaves it). A query uses the index when its WHERE has this exact term (see engine_0002).
-CLAIMABLE_TASK = "engine_tasks.status IN ('SCHEDULED', 'RUNNING')"
+_CLAIMABLE = "status IN ('SCHEDULED', 'RUNNING')"
+CLAIMABLE_TASK = f"engine_tasks.{_CLAIMABLE}"
+_HAS_TOKEN = "token IS NOT NULL"
 
 engine_tasks = Table(
     "engine_tasks",
@@ -159,10 +161,9 @@ engine_tasks = Table(
     Column("started_at", Float, nullable=True),
     # Partial indexes: a task without a callback token, or one that has ended, adds no entry.
     Index("ix_engine_tasks_token", "token", unique=True,
-          sqlite_where=text("token IS NOT NULL"), postgresql_where=text("token IS NOT NULL")),
+          sqlite_where=text(_HAS_TOKEN), postgresql_where=text(_HAS_TOKEN)),
     Index("ix_engine_tasks_claim", "status", "lease_expiry",
-          sqlite_where=text("status IN ('SCHEDULED', 'RUNNING')"),
-          postgresql_where=text("status IN ('SCHEDULED', 'RUNNING')")),
+          sqlite_where=text(_CLAIMABLE), postgresql_where=text(_CLAIMABLE)),
 )
 
 # Attempts that ended without a result: ABANDONED when the worker running one died (or stalled
