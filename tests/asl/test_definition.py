@@ -28,6 +28,32 @@ def test_compiles_nested_programs_and_top_level_fields() -> None:
         machine.root.states["P"].next = "X"  # type: ignore[misc]
 
 
+@pytest.mark.parametrize("extra, plain", [
+    ({}, True),
+    ({"ResultPath": "$", "InputPath": "$", "OutputPath": "$", "TimeoutSeconds": 5, "Retry": [{"ErrorEquals": ["X"]}]}, True),
+    ({"InputPath": "$.a"}, False),
+    ({"InputPath": None}, False),
+    ({"Parameters": {"a": 1}}, False),
+    ({"ResultSelector": {"a.$": "$.b"}}, False),
+    ({"ResultPath": "$.r"}, False),
+    ({"ResultPath": None}, False),
+    ({"OutputPath": "$.o"}, False),
+    ({"OutputPath": None}, False),
+    ({"Assign": {"v": 1}}, False),
+    ({"TimeoutSecondsPath": "$.t"}, False),
+    ({"HeartbeatSecondsPath": "$.h"}, False),
+    ({"Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken"}, False),
+    ({"Comment": "$$.Execution.Id"}, False),  # reads no context, but the check is textual
+    ({"QueryLanguage": "JSONata"}, False),
+])
+def test_a_task_without_data_flow_is_plain(extra: dict[str, Any], plain: bool) -> None:
+    # A plain Task skips the data flow in the step function (podium.asl.state_types.run_task).
+    doc = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": True, **extra}}}
+    if extra.get("QueryLanguage") == "JSONata":
+        doc["QueryLanguage"] = "JSONata"
+    assert compile_definition(doc).root.states["T"].plain is plain
+
+
 @pytest.mark.parametrize("doc, where", [
     ({"States": {"P": {"Type": "Pass", "End": True}}}, ""),
     ({"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "Q"}}}, "/States/P"),

@@ -118,3 +118,87 @@ def test_a_map_that_follows_a_map_in_the_same_step_gets_its_own_text() -> None:
         pending += [a for a in step(machine, state, TaskSucceeded(task.task_id, task.input), NOW).actions
                     if isinstance(a, RunTask)]
         assert state.to_text() == _expected(state)
+
+
+def test_a_frame_text_follows_each_field_a_step_changes() -> None:
+    # to_text re-encodes only the fields of a frame (and of the run state) that are other
+    # objects, plus the containers changed in place: retry counters, variables, timers, tasks.
+    machine = compile_definition({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Result": {"n": 0}, "Assign": {"total": 0}, "Next": "T"},
+        "T": {"Type": "Task", "Resource": "r", "TimeoutSeconds": 30, "HeartbeatSeconds": 10,
+              "Assign": {"total.$": "$.n"}, "ResultPath": "$.last",
+              "Retry": [{"ErrorEquals": ["Again"], "IntervalSeconds": 0, "MaxAttempts": 3}], "Next": "U"},
+        "U": {"Type": "Task", "Resource": "r", "End": True},
+    }})
+    state = RunState()
+    actions = step(machine, state, StartExecution({"x": 1}), NOW).actions
+    texts = [state.to_text()]
+    outcomes = ["fail", "fail", "ok", "ok"]
+    big = 10**6  # an int that is a new object each time (the text must still follow)
+    for outcome in outcomes:
+        [task] = [a for a in actions if isinstance(a, RunTask)]
+        event = TaskFailed(task.task_id, "Again") if outcome == "fail" else TaskSucceeded(task.task_id, {"n": big})
+        big += 1
+        actions = step(machine, state, event, NOW).actions
+        texts.append(state.to_text())
+        assert texts[-1] == _expected(state)
+        assert RunState.from_json(json.loads(texts[-1])).to_text() == texts[-1]
+    assert '"retry_counts":[2]' in texts[2] and '"retry_count":2' in texts[2]
+    assert '"vars":{"total":1000002}' in texts[3]
+    assert [a.status for a in actions if isinstance(a, Finished)] == ["SUCCEEDED"]
+
+
+def test_a_frame_that_leaves_a_map_gets_its_fields_encoded() -> None:
+    # The frame's text was the Map's (whole, see _WorkText); the Task after it has no field texts to reuse.
+    machine = compile_definition({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.r", "Next": "T",
+              "ItemProcessor": {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": True}}}},
+        "T": {"Type": "Task", "Resource": "r", "End": True},
+    }})
+    state = RunState()
+    pending = [a for a in step(machine, state, StartExecution({"items": [1, 2]}), NOW).actions
+               if isinstance(a, RunTask)]
+    assert state.to_text() == _expected(state)
+    states = []
+    while pending:
+        task = pending.pop()
+        pending += [a for a in step(machine, state, TaskSucceeded(task.task_id, 1), NOW).actions
+                    if isinstance(a, RunTask)]
+        assert state.to_text() == _expected(state)
+        states.append([f.state for f in state.frames.values()])
+    assert ["T"] in states and state.status == "SUCCEEDED"
+
+
+def test_an_input_a_task_changed_in_place_is_encoded_again() -> None:
+    # An in-process task is given the frame's input object itself; if it changes it and fails,
+    # the retried state's input (the same object) must not keep its old text.
+    # (The Pass state makes the input another object than the execution's, kept in the context.)
+    machine = compile_definition({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Parameters": {"n.$": "$.n"}, "Next": "T"},
+        "T": {"Type": "Task", "Resource": "r", "End": True,
+              "Retry": [{"ErrorEquals": ["Again"], "IntervalSeconds": 0, "MaxAttempts": 1}]}}})
+    state = RunState()
+    [task] = [a for a in step(machine, state, StartExecution({"n": 1}), NOW).actions if isinstance(a, RunTask)]
+    assert state.to_text() == _expected(state)
+    task.input["n"] = 2
+    actions = step(machine, state, TaskFailed(task.task_id, "Again"), NOW).actions
+    assert any(isinstance(a, RunTask) for a in actions)
+    assert '"input":{"n":2}' in state.to_text() and state.to_text() == _expected(state)
+
+
+def test_the_counters_and_the_ending_follow_the_run() -> None:
+    # _rest_text formats int counters itself (anything else goes through json) and reuses the
+    # text of the ending fields while they are the same objects.
+    machine = compile_definition({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": True}}})
+    state = RunState()
+    [task] = [a for a in step(machine, state, StartExecution({"n": 1}, seed=7), NOW).actions if isinstance(a, RunTask)]
+    assert state.to_text() == _expected(state)
+    state.seed = True  # not an int: json spells it true
+    assert '"seed":true' in state.to_text() and state.to_text() == _expected(state)
+    state.seed = 2**70
+    assert state.to_text() == _expected(state)
+    state.timers["x"] = ["wait", 0]  # changed in place
+    assert state.to_text() == _expected(state)
+    del state.timers["x"]
+    step(machine, state, TaskFailed(task.task_id, "Boom", "why"), NOW)
+    assert '"error":"Boom","cause":"why","redrive":{' in state.to_text() and state.to_text() == _expected(state)

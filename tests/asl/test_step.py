@@ -488,3 +488,26 @@ def test_random_functions_replay_exactly_from_the_same_run_state() -> None:
     other = step(machine, RunState(), StartExecution(input={}, seed=8), T0)
     other = step(machine, other.run_state, TaskSucceeded(_actions(other, RunTask)[0].task_id, 1), T0)
     assert _actions(other, Finished)[0].output["a"] != out["a"]
+
+
+def test_the_fast_built_records_are_the_dataclasses() -> None:
+    # Stepper.emit, new_run_task and new_step_result bypass the frozen dataclasses' __init__.
+    import dataclasses
+
+    from podium.asl.events import HistoryEvent, RunTask, new_run_task, new_step_result
+    from podium.asl.step import RunState, StartExecution, StepResult, step
+
+    machine = compile_definition({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": True}}})
+    state = RunState()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    result = step(machine, state, StartExecution({"a": 1}), now)
+    assert result == StepResult(state, result.actions, result.history)
+    first = result.history[0]
+    assert first == HistoryEvent(1, 0, "ExecutionStarted", now, first.details)
+    assert repr(first) == repr(HistoryEvent(1, 0, "ExecutionStarted", now, first.details))
+    task = new_run_task("t0", "r", [1], "T", 5, None, None)
+    assert task == RunTask("t0", "r", [1], "T", 5) and repr(task) == repr(RunTask("t0", "r", [1], "T", 5))
+    assert hash(new_run_task("t0", "r", 1, "T", None, None, None)) == hash(RunTask("t0", "r", 1, "T"))
+    assert new_step_result(state, [], []) == StepResult(state, [], [])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.id = 2  # type: ignore[misc]

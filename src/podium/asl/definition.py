@@ -109,6 +109,10 @@ class State:
     heartbeat_path: JsonPath | None = None
     # TimeoutSeconds or HeartbeatSeconds is a path or a JSONata expression (else a constant).
     dynamic_timeouts: bool = False
+    # A JSONPath Task whose input is its state's input and whose output is its result: no
+    # InputPath, Parameters, ResultSelector, ResultPath, OutputPath, Assign, `$$`, task token
+    # or TimeoutSecondsPath/HeartbeatSecondsPath (the step function skips the data flow).
+    plain: bool = False
     # The history spelling of the Task's resource (podium.asl.events), computed once: the
     # event name prefix ('Task' or 'LambdaFunction'), resourceType/resource, and the fields
     # of TaskScheduled before its payload, which goes under `scheduled_key`. Shared: copy them.
@@ -315,6 +319,12 @@ class _Compiler:
             _check(typ not in ("Succeed", "Fail"), f"{where}/Assign", "Assign is not allowed here")
             kw["assign"] = self.assign(raw["Assign"], f"{where}/Assign", ql)
         getattr(self, "type_" + typ.lower())(raw, where, ql, kw)
+        if typ == "Task" and jp:
+            kw["plain"] = not (
+                kw["uses_context"] or kw.get("dynamic_timeouts") or kw["resource"].endswith(".waitForTaskToken")
+                or any(kw.get(f) is not None for f in ("input_path", "parameters", "result_selector", "result_path",
+                                                       "output_path", "assign"))
+                or any(kw.get(f) for f in ("discard_input", "discard_result", "discard_output")))
         if typ in ("Task", "Parallel", "Map"):
             kw["retry"] = tuple(self.retrier(r, f"{where}/Retry/{i}") for i, r in enumerate(_list(raw, "Retry", where)))
             kw["catch"] = tuple(self.catcher(c, f"{where}/Catch/{i}", ql) for i, c in enumerate(_list(raw, "Catch", where)))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from itertools import compress
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
-from operator import attrgetter, is_
+from operator import add, attrgetter, is_, is_not
 from typing import Any
 
 # A frame's phase within its current state.
@@ -97,12 +98,15 @@ class RunState:
         self.resume: dict[str, Any] | None = None
         # Not part of the state (see `to_text`): the JSON text of each frame as last encoded,
         # and the frames the stepper ran since then (None: not tracked yet).
-        self.encoded: dict[int, tuple[Frame, tuple[Any, ...], str]] = {}
+        # The text of each field of a frame too ("key":value; empty for a Map/Parallel frame).
+        self.encoded: dict[int, tuple[Frame, tuple[Any, ...], str, list[str]]] = {}
         self.touched: set[int] | None = None
         # The parts of the Map/Parallel frames' text kept between calls (see _WorkText).
         self.encoded_work: dict[int, _WorkText] = {}
         # The text of `status` and `context`, and the objects it was encoded from.
         self.encoded_head: tuple[list[Any], str] | None = None
+        # The last fields of `_rest()` (output, error, ...) and their text (see _rest_text).
+        self.encoded_rest: tuple[tuple[Any, ...], str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,7 +143,10 @@ class RunState:
         it is the same object, the stepper did not run it since (`touched`: in-place changes to
         its `vars`, `retry_counts`, ... happen only while it runs), it holds no Map/Parallel
         `work` (mutated in place as children end), and every field is the same object as when
-        it was encoded.
+        it was encoded. Otherwise the text of each of its fields is kept too: a frame that ran
+        re-encodes only the scalar fields that are other objects, and those holding containers
+        (see _changed_texts). The run state's own fields are reused the same way (_head and
+        _rest_text).
 
         A frame that holds `work` is re-encoded at every call, but not all of it: its input
         (the Map's whole input) and the long lists of its `work` (the iterations' inputs, their
@@ -148,27 +155,51 @@ class RunState:
         cache = self.encoded
         touched = self.touched
         work_cache = self.encoded_work
-        fresh: dict[int, tuple[Frame, tuple[Any, ...], str]] = {}
+        fresh: dict[int, tuple[Frame, tuple[Any, ...], str, list[str]]] = {}
         fresh_work: dict[int, _WorkText] = {}
         parts = []
         for fid, frame in self.frames.items():
             values = _frame_values(frame)
             hit = cache.get(fid)
+            texts = _NO_TEXTS
             if frame.work is not None:
                 parts_of = work_cache.get(fid) or _WorkText()
                 fresh_work[fid] = parts_of
                 text = parts_of.frame_text(values)
-            elif (hit is None or touched is None or hit[0] is not frame or fid in touched
-                    or not all(map(is_, hit[1], values))):
-                text = _dumps(dict(zip(_FRAME_FIELDS, values, strict=True)))
+            elif hit is None or touched is None or hit[0] is not frame or hit[3] is _NO_TEXTS:
+                # (_NO_TEXTS: it held `work` then, and has no field texts to reuse.)
+                texts = list(map(add, _FIELD_KEYS, map(_value_text, values)))
+                text = "{" + ",".join(texts) + "}"
+            elif fid in touched or not all(map(is_, hit[1], values)):
+                # A frame that ran changes a few scalar fields (state, phase, event ids, ...):
+                # re-encode those, and every field that holds a container (_MUTABLE_AT: a task
+                # may have been given the input object itself and changed it in place).
+                texts = _changed_texts(_FIELD_KEYS, hit[3], hit[1], values, _MUTABLE_AT)
+                text = "{" + ",".join(texts) + "}"
             else:
-                text = hit[2]
-            fresh[fid] = (frame, values, text)
+                text, texts = hit[2], hit[3]
+            fresh[fid] = (frame, values, text, texts)
             parts.append(text)
         self.encoded = fresh
         self.encoded_work = fresh_work
         self.touched = set()
-        return f'{self._head()[:-1]},"frames":[{",".join(parts)}],{_dumps(self._rest())[1:]}'
+        return f'{self._head()[:-1]},"frames":[{",".join(parts)}],{self._rest_text()}'
+
+    def _rest_text(self) -> str:
+        """The text of `_rest()` without its opening brace. A step changes its counters and
+        `tasks`, and `timers` changes in place: the fields after them (the run's end, the redrive
+        point, set when a run ends or is redriven) are re-encoded only when one is another object."""
+        counters = _counters(self)
+        tasks, timers = self.tasks, self.timers
+        ending = _ending(self)
+        hit = self.encoded_rest
+        if hit is None or not all(map(is_, hit[0], ending)):
+            hit = self.encoded_rest = (ending, _dumps(dict(zip(_ENDING, ending, strict=True)))[1:])
+        if all(map(is_, map(type, counters), _INTS)):
+            # json encodes an int as int.__repr__, which %d is.
+            return _COUNTERS % counters + (_dumps(tasks) if tasks else "{}") + ',"timers":' + (
+                _dumps(timers) if timers else "{}") + "," + hit[1]
+        return _dumps(self._rest())[1:]
 
     def _head(self) -> str:
         """The JSON of status and context, re-encoded only when one of them, or a value of one
@@ -298,3 +329,60 @@ def _compact_encoder() -> Callable[[Any], str]:
 dumps_compact = _compact_encoder()
 _dumps = dumps_compact
 _FIELD_KEYS = tuple(encode_basestring_ascii(k) + ":" for k in _FRAME_FIELDS)
+# The fields of a frame that hold containers, which may change in place while it runs:
+# re-encoded whenever the frame is (`work`: see _WorkText). The others hold scalars.
+_MUTABLE_AT = tuple(_FRAME_FIELDS.index(k) for k in ("input", "retry_counts", "vars", "result"))
+_NO_TEXTS: list[str] = []
+_REST_FIELDS = tuple(RunState()._rest())
+# Field positions for _changed_texts (compress stops at the end of the shorter field list).
+_INDEXES = range(len(_FRAME_FIELDS))
+# The parts of _rest_text: the counters (ints), then `tasks` and `timers`, then the rest.
+_COUNTERS = ",".join(f'"{k}":%d' for k in _REST_FIELDS[:5]) + ',"tasks":'
+_counters = attrgetter(*_REST_FIELDS[:5])
+_ENDING = _REST_FIELDS[7:]
+_ending = attrgetter(*_ENDING)
+_INTS = (int,) * 5
+assert _REST_FIELDS[5:7] == ("tasks", "timers")
+
+
+def _value_text(value: Any) -> str:
+    """`_dumps(value)`, the same text, without the encoder's set-up for the scalars that make up
+    most of a frame (ids, counters, state names): json encodes an int as int.__repr__, a str
+    with encode_basestring_ascii."""
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is str:
+        return encode_basestring_ascii(value)
+    if value is None:
+        return "null"
+    return _dumps(value)
+
+
+def _changed_texts(keys: tuple[str, ...], texts: list[str], old: tuple[Any, ...], values: tuple[Any, ...],
+                   mutable: tuple[int, ...]) -> list[str]:
+    """`texts` ("key":value for each of `old`) brought up to date with `values`: the fields that
+    are other objects than in `old`, and those at `mutable` (containers, which may have changed
+    in place), are re-encoded; the others keep their text (the same immutable object, the same
+    text)."""
+    texts = texts.copy()
+    changed = list(compress(_INDEXES, map(is_not, old, values)))
+    changed += [i for i in mutable if values[i] is old[i]]
+    for i in changed:
+        value = values[i]
+        kind = type(value)
+        # _value_text, inlined (a step re-encodes a dozen fields this way), and the empty
+        # containers (`vars`, `retry_counts`, `timers`) and None spelt out.
+        if kind is str:
+            texts[i] = keys[i] + encode_basestring_ascii(value)
+        elif kind is int:
+            texts[i] = keys[i] + int.__repr__(value)
+        elif kind is dict and not value:
+            texts[i] = keys[i] + "{}"
+        elif kind is list and not value:
+            texts[i] = keys[i] + "[]"
+        elif value is None:
+            texts[i] = keys[i] + "null"
+        else:
+            texts[i] = keys[i] + _dumps(value)
+    return texts

@@ -19,7 +19,7 @@ from podium.asl.errors import (
     STATES_RUNTIME,
     AslRuntimeError,
 )
-from podium.asl.events import RunTask, StartTimer
+from podium.asl.events import StartTimer, new_run_task
 from podium.asl.jsonpath import to_json_text
 from podium.asl.runstate import BLOCK, CONTINUE, DONE, ENTER, TASK, TASK_DONE, WAITING, Frame
 from podium.asl.timestamps import parse_timestamp
@@ -197,6 +197,14 @@ def wait_until(s: Stepper, frame: Frame, st: State, ctx: Any, variables: Mapping
 def run_task(s: Stepper, frame: Frame, st: State) -> int:
     if frame.phase == TASK:
         return BLOCK
+    if st.plain:
+        # No data flow (see State.plain): the input goes to the task, the result is the output.
+        if frame.phase == TASK_DONE:
+            result = frame.result
+            frame.result = None
+            sized, size = s.sized
+            return s.exit(frame, st, result, None, size if result is sized else -1)
+        return start_task(s, frame, st, frame.input, st.timeout, st.heartbeat, None)
     ctx = s.context(frame, st) if st.uses_context else {}
     variables = s.scope(frame)
     jsonata = st.query_language == JSONATA
@@ -228,6 +236,12 @@ def run_task(s: Stepper, frame: Frame, st: State) -> int:
         if st.dynamic_timeouts:
             timeout = s.number_field(frame, st, st.timeout, st.timeout_path, "TimeoutSeconds", None, data, ctx, True)
             heartbeat = s.number_field(frame, st, st.heartbeat, st.heartbeat_path, "HeartbeatSeconds", None, data, ctx, True)
+    return start_task(s, frame, st, task_input, timeout, heartbeat, token)
+
+
+def start_task(s: Stepper, frame: Frame, st: State, task_input: Any, timeout: int | None, heartbeat: int | None,
+               token: str | None) -> int:
+    """Check the task's input size, schedule the task and its timers, record it."""
     bound = frame.size if task_input is frame.input else -1
     if bound < 0 or bound > s.m.max_payload_bytes:
         s.fit(st, task_input, bound, "input")
@@ -245,7 +259,7 @@ def run_task(s: Stepper, frame: Frame, st: State) -> int:
         details["heartbeatInSeconds"] = heartbeat
     s.emit(frame, prefix + "Scheduled", details)
     s.emit(frame, prefix + "Started", dict(st.resource_fields))
-    s.actions.append(RunTask(task_id, st.resource, task_input, st.name, timeout, heartbeat, token))
+    s.actions.append(new_run_task(task_id, st.resource, task_input, st.name, timeout, heartbeat, token))
     if timeout is not None:
         timer_id = f"timeout-{task_id}"
         rs.timers[timer_id] = ["task-timeout", frame.fid]

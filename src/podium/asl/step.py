@@ -93,6 +93,7 @@ from podium.asl.events import (
     TaskSucceeded,
     TaskTimedOut,
     TimerFired,
+    new_step_result,
 )
 from podium.asl.runstate import RunState
 from podium.asl.stepper import Stepper
@@ -123,4 +124,4 @@ def step(machine: StateMachine, run_state: RunState, event: Event, now: datetime
     """Apply one event to a run; see the module docstring for the contract."""
     stepper = Stepper(machine, run_state, now)
     stepper.handle(event)
-    return StepResult(run_state, stepper.actions, stepper.history)
+    return new_step_result(run_state, stepper.actions, stepper.history)
