@@ -59,3 +59,13 @@ def test_registered_handlers_and_wait_for_token(router: ResourceRouter) -> None:
     assert waiting.waiting and waiting.output is None
     assert call(router, "arn:aws:states:::lambda:invoke.waitForTaskToken",
                 {"FunctionName": "double", "Payload": {"x": 1}}).waiting
+
+
+def test_a_resource_routed_to_a_function_goes_to_a_handler_registered_later(router: ResourceRouter) -> None:
+    # The router remembers what a Resource names after its first call; registering forgets it.
+    assert call(router, "double", {"x": 5}).output == {"x": 10}
+    router.register("double", lambda task_input: {"handled": task_input["x"]})
+    assert call(router, "double", {"x": 5}).output == {"handled": 5}
+    router.functions.add(FunctionSpec("late", router.functions.get("double").target))
+    assert call(router, "nothere", {}).error == "Lambda.ResourceNotFoundException"
+    assert call(router, "arn:aws:lambda:us-east-1:1:function:late", {"x": 1}).output == {"x": 2}

@@ -189,3 +189,59 @@ def test_request_ids_are_random_uuid4_text() -> None:
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
     # Every variant digit (8, 9, a, b) shows up: the two random bits under it are kept.
     assert {text[19] for text in ids} == set("89ab")
+
+
+def test_results_and_errors_keep_any_text(handlers: str) -> None:
+    """A result is the handler's JSON value, non-ASCII text included; an error keeps its
+    message and the handler's own stack."""
+    with FunctionPool(1) as pool:
+        assert pool.invoke(spec(handlers, "double"), {"x": "é😀"})["x"] == "é😀é😀"
+        with pytest.raises(FunctionError) as info:
+            pool.invoke(spec(handlers, "boom"), {})
+        assert info.value.error == "KeyError" and info.value.cause == "'missing column'"
+        assert "in boom" in info.value.stack_trace[0] and len(info.value.stack_trace) == 1
+        assert pool.invoke(spec(handlers, "double"), {"x": 0.5})["x"] == 1.0
+
+
+def test_ready_can_take_the_callers_own_poll(handlers: str) -> None:
+    """`ready(invocation, readable)` trusts the caller's poll of the reply pipe (no poll of
+    its own) but still sees a passed deadline."""
+    import select
+
+    with FunctionPool(1, queue_depth=4) as pool:
+        first = pool.start(spec(handlers, "slow"), {"seconds": 0.2}, block=False)
+        assert first is not None
+        assert not pool.ready(first, readable=False)
+        poller = select.poll()
+        poller.register(first.connection.fileno(), select.POLLIN)
+        assert poller.poll(20_000)
+        assert pool.ready(first, readable=True)
+        assert isinstance(pool.result(first), float)
+        hung = pool.start(spec(handlers, "hang", timeout_seconds=0.3), {}, block=False)
+        assert hung is not None
+        time.sleep(0.4)
+        assert pool.ready(hung, readable=False)  # past its deadline
+        with pytest.raises(FunctionError) as info:
+            pool.result(hung)
+        assert info.value.error == "States.Timeout"
+
+
+def test_frames_are_read_whole_however_the_pipe_splits_them() -> None:
+    import os
+
+    from podium.functions.protocol import frame, read_frames
+
+    read_end, write_end = os.pipe()
+    messages = [b"a", b"", b"b" * 100_000, b"cd"]
+    data = b"".join(frame(message) for message in messages)
+    # Pieces that cut lengths and bodies in two, and one write holding several frames.
+    pieces = [data[:2], data[2:7], data[7:50], data[50:]]
+    received = []
+    frames = read_frames(read_end)
+    writer = threading.Thread(target=lambda: [os.write(write_end, piece) and time.sleep(0.01)
+                                              for piece in pieces] and os.close(write_end))
+    writer.start()
+    received = list(frames)
+    writer.join()
+    os.close(read_end)
+    assert received == messages

@@ -41,10 +41,14 @@ class ResourceRouter:
         self.functions = functions
         self.pool = pool
         self._handlers: dict[str, ResourceHandler] = {}
+        # What each Resource string names, worked out at its first call (a chain calls the
+        # same few again and again); cleared when a handler is registered.
+        self._routes: dict[str, _Route] = {}
 
     def register(self, resource: str, handler: ResourceHandler) -> None:
         """Handle Task states whose Resource is `resource` with `handler(input) -> output`."""
         self._handlers[resource] = handler
+        self._routes.clear()
 
     def run(self, request: TaskRequest) -> TaskOutcome:
         """Perform the call, blocking until its outcome."""
@@ -68,33 +72,51 @@ class ResourceRouter:
         process at the next `flush()`.
         """
         resource = request.resource
-        base = resource.removesuffix(WAIT_FOR_TOKEN)
-        if resource in self._handlers or base in self._handlers:
+        route = self._routes.get(resource)
+        if route is None:
+            route = self._routes[resource] = self._route(resource)
+        if route is _HANDLER:
             return None
-        if not (lambdas.is_lambda_resource(resource) or ":" not in resource):
+        if route is _UNKNOWN:
             return TaskOutcome(
                 error="States.Runtime",
                 cause=f"No handler for the Task resource '{resource}' in this Podium worker",
             )
-        try:
-            target, payload, integration = lambdas.parse_request(base, request.input)
-        except AslRuntimeError as exc:
-            return TaskOutcome(error=exc.error, cause=exc.cause)
-        name = lambdas.function_name(target)
-        if name not in self.functions:
+        name, integration, waiting = route
+        payload = request.input
+        if integration:
+            try:
+                target, payload, _ = lambdas.parse_request(resource.removesuffix(WAIT_FOR_TOKEN), payload)
+            except AslRuntimeError as exc:
+                return TaskOutcome(error=exc.error, cause=exc.cause)
+            name = lambdas.function_name(target)
+        spec = self.functions.find(name)
+        if spec is None:
             missing = lambdas.not_found(name)
             return TaskOutcome(error=missing.error, cause=missing.cause)
         request_id = new_request_id()
         try:
             invocation = self.pool.start(
-                self.functions.get(name), payload, request_id=request_id,
+                spec, payload, request_id=request_id,
                 timeout_seconds=request.timeout_seconds, block=block, defer=defer,
             )
         except FunctionError as exc:
             return TaskOutcome(error=exc.error, cause=exc.cause)
         if invocation is None:
             return BUSY
-        return PendingCall(request, invocation, integration, request_id, resource.endswith(WAIT_FOR_TOKEN))
+        return PendingCall(request, invocation, integration, request_id, waiting)
+
+    def _route(self, resource: str) -> _Route:
+        """What `resource` names: a registered handler, a function (its name, unless the
+        lambda:invoke integration takes it from the input), or nothing known."""
+        base = resource.removesuffix(WAIT_FOR_TOKEN)
+        if resource in self._handlers or base in self._handlers:
+            return _HANDLER
+        if not (lambdas.is_lambda_resource(resource) or ":" not in resource):
+            return _UNKNOWN
+        # As `lambdas.parse_request` tells them apart; an integration's function is its input's.
+        integration = base == lambdas.LAMBDA_INVOKE
+        return ("" if integration else lambdas.function_name(base), integration, base != resource)
 
     def finish(self, call: PendingCall) -> TaskOutcome:
         """The outcome of a started function call (waits for it until its deadline)."""
@@ -114,9 +136,9 @@ class ResourceRouter:
         """Send the calls started with `defer`."""
         self.pool.flush()
 
-    def ready(self, call: PendingCall) -> bool:
-        """True when `finish(call)` will not wait (see `FunctionPool.ready`)."""
-        return self.pool.ready(call.invocation)
+    def ready(self, call: PendingCall, readable: bool | None = None) -> bool:
+        """True when `finish(call)` will not wait (see `FunctionPool.ready`, and its `readable`)."""
+        return self.pool.ready(call.invocation, readable)
 
     def abandon(self, call: PendingCall) -> None:
         self.pool.abandon(call.invocation)
@@ -136,8 +158,14 @@ class ResourceRouter:
 # ResourceRouter.start: no function slot is free right now.
 BUSY = object()
 
+# ResourceRouter._route: a registered handler's resource; one nobody handles. Otherwise
+# (function name or "" for the lambda:invoke integration, integration?, .waitForTaskToken?).
+_HANDLER = ("handler", False, False)
+_UNKNOWN = ("unknown", False, False)
+_Route = tuple[str, bool, bool]
 
-@dataclass
+
+@dataclass(slots=True)
 class PendingCall:
     """A function invocation started by `ResourceRouter.start`."""
 

@@ -20,10 +20,10 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import pickle
+import random
 import select
 import signal
 import subprocess
@@ -35,6 +35,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from podium.functions.errors import EXIT_ERROR, TIMEOUT, FunctionError
+from podium.functions.protocol import OK, REPLY_HEADER, frame, reply_result, reply_rss_kb, write_all
 from podium.functions.registry import FunctionSpec
 
 # Bytes of requests that may sit in one process's pipe (queued invocations): below the pipe's
@@ -78,29 +79,64 @@ class _Worker:
         self.readable = False
         # Deferred requests (`start(defer=True)`), written together by `FunctionPool.flush`.
         self.outbox: list[bytes] = []
+        # Bytes read past the last whole reply (see `receive`).
+        self._unread = b""
         # Registered once: Connection.poll builds a selector at every call (twice per call).
         self._replies = select.poll()
         self._replies.register(reply_read, select.POLLIN)
 
     def answered(self, timeout: float = 0.0) -> bool:
         """A reply can be read (or the process is gone: EOF) within `timeout` seconds."""
+        if self._unread:
+            return True
         return bool(self._replies.poll(min(math.ceil(timeout * 1000), 2**31 - 1) if timeout > 0 else 0))
 
+    def receive(self, alone: bool) -> bytes:
+        """The next reply (a frame's body; see `podium.functions.protocol`), waiting for
+        it; EOFError when the process is gone.
+
+        `alone`: it answers the only invocation sent, so nothing can follow it in the pipe and
+        one `os.read` takes it whole. Otherwise the length is read first and then exactly the
+        body: a reply left behind in this process's memory would not make the pipe readable
+        for a caller waiting on `connection`. (Should one be read anyway, by a start on
+        another thread racing this read, `answered` sees it.)"""
+        fd = self.connection.fileno()
+        data = self._unread
+        while True:
+            if len(data) >= 4:
+                end = 4 + int.from_bytes(data[:4], "big")
+                if len(data) >= end:
+                    self._unread = data[end:]
+                    return data[4:end]
+                wanted = end - len(data)
+            else:
+                wanted = 4 - len(data)
+            chunk = os.read(fd, max(wanted, 65536) if alone else wanted)
+            if not chunk:
+                self._unread = b""
+                raise EOFError
+            data += chunk
+
     def send(self, message: bytes) -> None:
-        self._requests.send_bytes(message)
+        """Write one request (framed: `Invocation.message`)."""
+        self._write(message)
 
     def send_outbox(self) -> None:
-        """Write the deferred requests in one system call (one wake-up of the process), framed
-        as `send` frames each (`recv` reads them one by one)."""
-        data = b"".join(_frame(message) for message in self.outbox)
+        """Write the deferred requests (framed already) in one system call: one wake-up of the
+        process."""
+        data = b"".join(self.outbox)
         self.outbox.clear()
-        view = memoryview(data)
-        fd = self._requests.fileno()
-        while view:
-            view = view[os.write(fd, view):]
+        self._write(data)
 
-    def alive(self) -> bool:
-        return self.process.poll() is None
+    def _write(self, data: bytes) -> None:
+        # fileno(): OSError once closed (killed), rather than writing to a reused descriptor.
+        write_all(self._requests.fileno(), data)
+
+    def idle_and_alive(self) -> bool:
+        """For an idle process (nothing sent): it is still running. Its reply pipe stays quiet
+        until it dies (EOF); the process is asked too, because a grandchild a handler forked
+        may hold the pipe open after the process itself is gone."""
+        return not self.answered() and self.process.poll() is None
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -125,16 +161,12 @@ class _Worker:
 
 
 def new_request_id() -> str:
-    """A random (version 4) UUID as text, as `str(uuid.uuid4())` gives, in a third of its time
-    (it is made for every invocation)."""
-    digits = os.urandom(16).hex()
+    """A random (version 4) UUID as text, as `str(uuid.uuid4())` gives, in a fraction of its
+    time (it is made for every invocation). From `random`, not `os.urandom`: no system call,
+    and a request id is a label, not a secret."""
+    digits = f"{random.getrandbits(128):032x}"
     variant = "89ab"[int(digits[16], 16) & 3]
     return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
-
-
-def _frame(message: bytes) -> bytes:
-    # multiprocessing.connection's framing: a signed 32-bit big-endian length, then the bytes.
-    return len(message).to_bytes(4, "big", signed=True) + message
 
 
 class Invocation:
@@ -155,6 +187,7 @@ class Invocation:
         self.limit = limit
         self.released = False
         self.abandoned = False
+        # The request, framed as it goes down the pipe (see `podium.functions.protocol`).
         self.message = b""
         self.reply: Any = None
 
@@ -179,8 +212,11 @@ class FunctionPool:
         # Busy processes running non-blocking callers' invocations: more may queue behind them.
         self._shared: list[_Worker] = []
         self._lock = threading.Lock()
-        # One per busy process (queued invocations ride on their process's).
-        self._slots = threading.BoundedSemaphore(size)
+        # Processes not busy (a busy one holds a slot; queued invocations ride on its): a count
+        # under `_lock` rather than a semaphore, whose Python-level condition costs a lock
+        # round of its own on every start and reply. Blocking callers wait on `_freed`.
+        self._free = size
+        self._freed = threading.Condition(self._lock)
         self._function_slots: dict[str, threading.BoundedSemaphore] = {}
         # Blocking callers waiting for a process: nothing is queued meanwhile, so the busy
         # processes drain and one of them gets free (a queue refilled forever would starve them).
@@ -225,41 +261,29 @@ class FunctionPool:
         timeout = spec.timeout_seconds if timeout_seconds is None else min(
             timeout_seconds, spec.timeout_seconds
         )
-        limit = self._function_slot(spec)
+        limit = self._function_slot(spec) if spec.concurrency is not None else None
         if limit is not None and not limit.acquire(blocking=block):
             return None
-        context = {
-            "function_name": spec.name,
-            "invoked_function_arn": spec.arn,
-            "memory_limit_in_mb": spec.memory_mb,
-            "aws_request_id": request_id or new_request_id(),
-            "deadline": time.time() + timeout,
-            "timeout": timeout,
-        }
         invocation = Invocation(spec, None, time.monotonic() + timeout, timeout, limit)  # type: ignore[arg-type]
-        # Plain data (names, JSON values): the C pickler, not multiprocessing's ForkingPickler
-        # (a Python subclass with its own reducer table); `recv` on the other end reads either.
-        invocation.message = pickle.dumps((spec.target, event, context), pickle.HIGHEST_PROTOCOL)
+        # A request (see `podium.functions.protocol`): plain data, the C pickler.
+        invocation.message = frame(pickle.dumps(
+            (spec.target, event, request_id or new_request_id(), timeout, spec.name, spec.arn, spec.memory_mb),
+            pickle.HIGHEST_PROTOCOL,
+        ))
         defer = defer and not block
-        if not self._slots.acquire(blocking=False):
-            if not block:
-                if self.queue_depth > 1 and self._enqueue(invocation, defer):
-                    return invocation
-                self._release_limit(invocation)
-                return None
-            with self._lock:
-                self._waiting += 1
-            try:
-                self._slots.acquire()
-            finally:
-                with self._lock:
-                    self._waiting -= 1
         try:
-            worker = self._checkout()
+            worker = self._checkout(block=False)
+            if worker is None:
+                if not block:
+                    if self.queue_depth > 1 and self._enqueue(invocation, defer):
+                        return invocation
+                    self._release_limit(invocation)
+                    return None
+                worker = self._checkout(block=True)
         except BaseException:
             self._release_limit(invocation)
-            self._slots.release()
             raise
+        assert worker is not None
         invocation.worker = worker
         worker.exclusive = block
         if defer:
@@ -275,7 +299,7 @@ class FunctionPool:
             worker.kill()
             worker.pending.clear()
             self._release_limit(invocation)
-            self._slots.release()
+            self._release_slot()
             raise FunctionError(EXIT_ERROR, f"Runtime exited before the invocation: {exc}") from None
         if not block:
             # Only now: an invocation queued behind this one must reach the pipe after it.
@@ -283,9 +307,13 @@ class FunctionPool:
                 self._shared.append(worker)
         return invocation
 
-    def ready(self, invocation: Invocation) -> bool:
+    def ready(self, invocation: Invocation, readable: bool | None = None) -> bool:
         """True when `result(invocation)` returns without waiting: its reply (or its process's
-        death) has arrived, or its deadline passed. Cheap; for loops that poll many."""
+        death) has arrived, or its deadline passed. Cheap; for loops that poll many.
+
+        `readable`: whether the caller has just polled `invocation.connection` readable, from
+        a poll made after its last `result()` on that process (say, in the same pass over
+        ready calls); spares polling it again. None: unknown, ready() polls."""
         if invocation.reply is not None:
             return True
         worker = invocation.worker
@@ -298,10 +326,13 @@ class FunctionPool:
             return first.abandoned and worker.answered() and list(worker.pending)[1:2] == [invocation]
         if invocation.deadline <= time.monotonic():
             return True
-        if worker.answered():
+        if readable is None:
+            readable = worker.answered()
+        elif not readable:
+            readable = bool(worker._unread)  # read along with an earlier reply: see `receive`
+        if readable:
             worker.readable = True
-            return True
-        return False
+        return readable
 
     def result(self, invocation: Invocation) -> Any:
         """Wait (until the invocation's deadline at most) for its result, or raise FunctionError.
@@ -322,9 +353,9 @@ class FunctionPool:
         reply = invocation.reply
         if isinstance(reply, FunctionError):
             raise reply
-        if reply[0] == "ok":
-            return json.loads(reply[1])
-        raise FunctionError(reply[1], reply[2], reply[3])
+        if reply[0] == OK:
+            return reply_result(reply)
+        raise FunctionError(*pickle.loads(reply[REPLY_HEADER:]))
 
     def abandon(self, invocation: Invocation) -> None:
         """Give up on an invocation without its result; its process is killed once nothing else
@@ -344,7 +375,7 @@ class FunctionPool:
                 self._shared.remove(worker)
         worker.kill()
         if owned:
-            self._slots.release()
+            self._release_slot()
 
     def flush(self) -> None:
         """Write the requests `start(defer=True)` held back."""
@@ -391,25 +422,24 @@ class FunctionPool:
             reply = FunctionError(TIMEOUT, f"function {first.spec.name!r} timed out after {first.timeout:g} seconds")
         else:
             try:
-                reply = worker.connection.recv()
+                reply = worker.receive(alone=len(worker.pending) == 1)
             except (EOFError, OSError):
                 reply = FunctionError(EXIT_ERROR, f"function {first.spec.name!r}: {worker.exit_description()}")
             else:
                 worker.invocations += 1
                 # A leak stops here: later invocations get a fresh process.
-                lost = reply[-1] > first.spec.memory_mb * 1024
+                lost = reply_rss_kb(reply) > first.spec.memory_mb * 1024
+        self._release_limit(first)
+        if lost:
+            with self._lock:
+                worker.pending.popleft()
+                first.reply = reply
+            self._replace(worker)
+            return
+        # `worker` answered: start its next invocation's clock, or check it in, idle.
         with self._lock:
             worker.pending.popleft()
             first.reply = reply
-        self._release_limit(first)
-        if lost:
-            self._replace(worker)
-        else:
-            self._next(worker)
-
-    def _next(self, worker: _Worker) -> None:
-        """`worker` answered: start its next invocation's clock, or check it in, idle."""
-        with self._lock:
             if worker.pending:
                 following = worker.pending[0]
                 if following.deadline == math.inf:
@@ -421,10 +451,12 @@ class FunctionPool:
             closed = self._closed
             if not closed:
                 self._idle.append(worker)
+            # With the check-in: whoever takes the slot next finds the process idle.
+            self._free += 1
+            if self._waiting:
+                self._freed.notify()
         if closed:
             worker.kill()
-        # After the check-in: whoever takes the slot next finds the process idle.
-        self._slots.release()
 
     def _replace(self, worker: _Worker) -> None:
         """Kill `worker`; the invocations queued in it (never started) go to a fresh process."""
@@ -441,7 +473,7 @@ class FunctionPool:
                     self._release_limit(queued)
                 rest = []
         if not rest:
-            self._slots.release()
+            self._release_slot()
             return
         fresh = _Worker(self._extra_paths)
         rest[0].deadline = time.monotonic() + rest[0].timeout
@@ -452,6 +484,12 @@ class FunctionPool:
                 with contextlib.suppress(OSError, ValueError):
                     fresh.send(queued.message)
             self._shared.append(fresh)
+
+    def _release_slot(self) -> None:
+        with self._lock:
+            self._free += 1
+            if self._waiting:
+                self._freed.notify()
 
     def _release_limit(self, invocation: Invocation) -> None:
         if invocation.released:
@@ -489,13 +527,31 @@ class FunctionPool:
                 self._function_slots[spec.name] = slot
             return slot
 
-    def _checkout(self) -> _Worker:
+    def _checkout(self, block: bool) -> _Worker | None:
+        """Take a free slot and a process for it (an idle one, else a new one); without
+        `block`, None when no slot is free now."""
         with self._lock:
+            if not self._free:
+                if not block:
+                    return None
+                self._waiting += 1
+                try:
+                    while not self._free:
+                        self._freed.wait()
+                finally:
+                    self._waiting -= 1
             if self._closed:
+                if self._waiting:
+                    self._freed.notify()
                 raise FunctionError(EXIT_ERROR, "the function pool is closed")
+            self._free -= 1
             while self._idle:
                 worker = self._idle.pop()
-                if worker.alive():
+                if worker.idle_and_alive():
                     return worker
                 worker.kill()
-        return _Worker(self._extra_paths)
+        try:
+            return _Worker(self._extra_paths)
+        except BaseException:
+            self._release_slot()
+            raise

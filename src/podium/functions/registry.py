@@ -201,6 +201,10 @@ class FunctionRegistry:
                 code="FunctionNotFound",
             ) from None
 
+    def find(self, name: str) -> FunctionSpec | None:
+        """The function named `name`, or None (`get` raises instead)."""
+        return self._specs.get(name)
+
     def __contains__(self, name: object) -> bool:
         return name in self._specs
 

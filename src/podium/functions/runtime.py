@@ -1,9 +1,8 @@
 """The loop a function worker subprocess runs: receive an invocation, call the handler, reply.
 
-Messages on the pipe are tuples. In: `(target, event, context)`. Out:
-`("ok", result_json, max_rss_kb)` or `("error", error_name, message, stack_trace, max_rss_kb)`.
-The result is serialised to JSON here, in the child, so a handler returning something that is
-not JSON fails as `Runtime.MarshalError` instead of breaking the parent.
+The messages are `podium.functions.protocol`'s. The result is serialised to JSON here, in the
+child, so a handler returning something that is not JSON fails as `Runtime.MarshalError`
+instead of breaking the parent.
 """
 
 from __future__ import annotations
@@ -11,29 +10,28 @@ from __future__ import annotations
 import importlib
 import json
 import pickle
-import resource
 import sys
 import time
 import traceback
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from typing import Any
 
 from podium.functions.errors import IMPORT_ERROR, MARSHAL_ERROR
+from podium.functions.protocol import ERROR, OK, read_frames, reply, write_all
 
 
 class InvocationContext:
     """What a handler receives as `context`, shaped like Lambda's context object."""
 
-    def __init__(self, fields: dict[str, Any]) -> None:
-        self.function_name: str = fields["function_name"]
-        self.function_version: str = "$LATEST"
-        self.invoked_function_arn: str = fields["invoked_function_arn"]
-        self.memory_limit_in_mb: int = fields["memory_limit_in_mb"]
-        self.aws_request_id: str = fields["aws_request_id"]
+    def __init__(self, function_name: str, function_arn: str, memory_mb: int, request_id: str,
+                 timeout: float) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function_arn
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = request_id
         # From when the invocation starts here: it may have waited in the pipe behind others.
-        timeout = fields.get("timeout")
-        self._deadline: float = fields["deadline"] if timeout is None else time.time() + timeout
+        self._deadline = time.time() + timeout
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.time()) * 1000))
@@ -52,53 +50,42 @@ def _load(target: str, cache: dict[str, Callable[..., Any]]) -> Callable[..., An
     return handler
 
 
-def _max_rss_kb() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+def _error(name: str, message: str, stack: list[str]) -> bytes:
+    return reply(ERROR, pickle.dumps((name, message, stack), pickle.HIGHEST_PROTOCOL))
 
 
-def serve(requests: Connection, replies: Connection) -> None:
-    """Answer invocations until the parent closes the pipe."""
-    connection = _Duplex(requests, replies)
+def serve(requests: int, replies: int) -> None:
+    """Answer invocations (file descriptors `requests` and `replies`) until the parent closes
+    the request pipe."""
     cache: dict[str, Callable[..., Any]] = {}
-    while True:
-        try:
-            target, event, context_fields = connection.recv()
-        except (EOFError, OSError):
-            return
+    for message in read_frames(requests):
+        target, event, request_id, timeout, name, arn, memory_mb = pickle.loads(message)
         try:
             handler = _load(target, cache)
         except Exception as exc:  # reported to the caller as Lambda does
-            connection.send(("error", IMPORT_ERROR, f"cannot import {target!r}: {exc}", [], _max_rss_kb()))
-            continue
-        try:
-            result = handler(event, InvocationContext(context_fields))
-        except Exception as exc:  # the handler's failure becomes the ASL error
-            # Drop this loop's own frame: the trace starts in the handler, as Lambda's does.
-            stack = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
-            connection.send(("error", type(exc).__name__, str(exc), stack, _max_rss_kb()))
-            continue
-        try:
-            text = json.dumps(result)
-        except (TypeError, ValueError) as exc:
-            connection.send(("error", MARSHAL_ERROR, f"result is not JSON: {exc}", [], _max_rss_kb()))
-            continue
-        connection.send(("ok", text, _max_rss_kb()))
+            answer = _error(IMPORT_ERROR, f"cannot import {target!r}: {exc}", [])
+        else:
+            answer = _invoke(handler, event, InvocationContext(name, arn, memory_mb, request_id, timeout))
+        write_all(replies, answer)
 
 
-class _Duplex:
-    def __init__(self, requests: Connection, replies: Connection) -> None:
-        self.recv = requests.recv
-        self._send_bytes = replies.send_bytes
-
-    def send(self, reply: tuple[Any, ...]) -> None:
-        # The C pickler: Connection.send's ForkingPickler costs six times more for a reply
-        # (plain strings and numbers), which is on every Task's path; `recv` reads either.
-        self._send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+def _invoke(handler: Callable[..., Any], event: Any, context: InvocationContext) -> bytes:
+    try:
+        result = handler(event, context)
+    except Exception as exc:  # the handler's failure becomes the ASL error
+        # Drop this function's own frame: the trace starts in the handler, as Lambda's does.
+        stack = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
+        return _error(type(exc).__name__, str(exc), stack)
+    try:
+        # ASCII (json.dumps' default): the text's bytes are its characters.
+        return reply(OK, json.dumps(result).encode("ascii"))
+    except (TypeError, ValueError) as exc:
+        return _error(MARSHAL_ERROR, f"result is not JSON: {exc}", [])
 
 
 if __name__ == "__main__":
     # Started by FunctionPool as `python -m podium.functions.runtime <request fd> <reply fd>`.
     try:
-        serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
-    except BrokenPipeError:  # the worker that started us is gone (killed): nobody to answer
+        serve(int(sys.argv[1]), int(sys.argv[2]))
+    except OSError:  # the worker that started us is gone (killed): nobody to answer
         sys.exit(0)

@@ -41,8 +41,8 @@ class LocalExecutor:
     def finish(self, call: PendingCall) -> TaskOutcome:
         return self.router.finish(call)
 
-    def ready(self, call: PendingCall) -> bool:
-        return self.router.ready(call)
+    def ready(self, call: PendingCall, readable: bool | None = None) -> bool:
+        return self.router.ready(call, readable)
 
     def abandon(self, call: PendingCall) -> None:
         self.router.abandon(call)
