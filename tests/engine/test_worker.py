@@ -320,28 +320,23 @@ def test_express_run_of_a_dead_worker_is_run_again(engine: Engine) -> None:
     assert done.status == "SUCCEEDED" and done.output == [{"x": 12}, {"x": 6}]
 
 
-def test_readable_reports_pipes_with_data_or_a_closed_writer() -> None:
-    import os
-    from multiprocessing import Pipe
-
-    from podium.engine.worker import _readable
-
-    quiet_read, quiet_write = Pipe(duplex=False)
-    data_read, data_write = Pipe(duplex=False)
-    gone_read, gone_write = Pipe(duplex=False)
-    raw_read, raw_write = os.pipe()
+def test_the_wait_for_results_ends_on_a_wake_up_or_its_timeout(engine: Engine) -> None:
+    """The loop's wait (no task running) sleeps until its timeout, and a wake-up (a result
+    queued by a thread, work committed by the API) ends it at once, also when the poller is
+    reused from the previous wait."""
+    w = worker(engine)
     try:
-        data_write.send("reply")
-        gone_write.close()  # a function process that died: its pipe hangs up
-        os.write(raw_write, b"x")
-        ready = _readable([quiet_read, data_read, gone_read, raw_read], 0.0)
-        assert ready == {data_read, gone_read, raw_read}
-        assert _readable([quiet_read], 0.05) == set()
+        for _ in range(2):
+            started = time.monotonic()
+            assert w._wait_readable(0.05) is False
+            assert time.monotonic() - started >= 0.04
+            w.poll_now()
+            started = time.monotonic()
+            assert w._wait_readable(5.0) is True
+            assert time.monotonic() - started < 1.0
+            w._collect(0.001)  # drains the wake-up pipe: the next wait sleeps again
     finally:
-        for end in (quiet_read, quiet_write, data_read, data_write, gone_read):
-            end.close()
-        os.close(raw_read)
-        os.close(raw_write)
+        w.close()
 
 
 def test_wake_at_stays_the_earliest_timer_when_a_result_sets_none(engine: Engine) -> None:
@@ -439,3 +434,44 @@ def test_a_task_row_holds_its_attempt_and_a_reclaimed_one_leaves_an_abandoned_re
     assert [(a["attempt"], a["worker"], a["status"]) for a in attempts] == [(1, dead.worker_id, "ABANDONED")]
     # The dead worker's attempt ended when the live one took the task over.
     assert attempts[0]["started_at"] < attempts[0]["finished_at"] == task["started_at"]
+
+
+@pytest.mark.postgres
+def test_lease_renewal_skips_a_task_row_another_transaction_holds(settings, pg_url: str) -> None:
+    """On PostgreSQL a worker renewing its leases waits for no row lock (so it cannot deadlock
+    with a transaction that waits for one of its own): the row another transaction holds
+    keeps its lease, which the next round renews; the others are renewed."""
+    from sqlalchemy import insert, select, text
+
+    from podium.store import open_store
+    from podium.store.tables.engine import engine_tasks
+
+    store = open_store(pg_url)
+    built = Engine(settings, store)
+    w = worker(built)
+    row = {
+        "execution_arn": "arn:x", "resource": "r", "input": "{}", "status": "RUNNING", "attempt": 1,
+        "wait_for_token": False, "lease_owner": w.worker_id, "lease_expiry": 1.0, "scheduled_at": 1.0,
+        "worker": w.worker_id, "started_at": 1.0,
+    }
+    with store.begin() as connection:
+        connection.execute(insert(engine_tasks), [{**row, "task_id": "held"}, {**row, "task_id": "free"}])
+    holder = store.engine.connect()
+    try:
+        holder.begin()
+        holder.execute(select(engine_tasks.c.task_id).where(engine_tasks.c.task_id == "held").with_for_update())
+        connection = w._connect()
+        with connection.begin():
+            connection.execute(text("SET LOCAL lock_timeout = '5s'"))  # waiting would fail, not hang
+            started = time.monotonic()
+            w._renew_leases(connection, 1000.0)
+            assert time.monotonic() - started < 2.0
+        holder.rollback()
+        with store.connect() as reader:
+            leases = dict(reader.execute(select(engine_tasks.c.task_id, engine_tasks.c.lease_expiry)).all())
+        assert leases == {"held": 1.0, "free": 1000.0 + w.lease_seconds}
+    finally:
+        holder.close()
+        w.close()
+        built.close()
+        store.dispose()

@@ -44,6 +44,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 
@@ -108,9 +109,15 @@ _CLAIM = Sql(update(_tasks).where(
     status="RUNNING", attempt=bindparam("attempt"), lease_owner=bindparam("lease_owner"),
     lease_expiry=bindparam("lease_expiry"), worker=bindparam("lease_owner"), started_at=bindparam("b_now"),
 ))
-_RENEW = update(_tasks).where(
-    (_tasks.c.lease_owner == bindparam("b_owner")) & (_tasks.c.status == "RUNNING") & _OPEN
-).values(lease_expiry=bindparam("lease_expiry"))
+_MINE = (_tasks.c.lease_owner == bindparam("b_owner")) & (_tasks.c.status == "RUNNING") & _OPEN
+_RENEW = update(_tasks).where(_MINE).values(lease_expiry=bindparam("lease_expiry"))
+# On PostgreSQL the renewal skips rows another transaction holds (one closing or cancelling the
+# task, a worker taking it over): it waits for none, so it cannot deadlock with one that waits
+# for a row this iteration locked. A skipped lease is renewed at the next round, two of which
+# fit in a lease.
+_RENEW_UNLOCKED = update(_tasks).where(tuple_(_tasks.c.execution_arn, _tasks.c.task_id).in_(
+    select(_tasks.c.execution_arn, _tasks.c.task_id).where(_MINE).with_for_update(skip_locked=True)
+)).values(lease_expiry=bindparam("lease_expiry"))
 
 
 class Worker:
@@ -156,6 +163,9 @@ class Worker:
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
         self._in_flight: set[tuple[str, str]] = set()
+        # The poller of the wait for direct calls, and the pipes it holds (see _wait_readable).
+        self._poller = io_select.poll()
+        self._polled: set[int] = set()
         self._express = ThreadPoolExecutor(express_threads, thread_name_prefix="podium-express")
         self._express_slots = express_threads
         self._express_running: set[str] = set()
@@ -292,7 +302,7 @@ class Worker:
         for request in dispatch:
             threaded |= self._submit(request)
         if dispatch:
-            flush = getattr(self.engine.executor, "flush", None)
+            flush = getattr(self._executor(), "flush", None)
             if flush is not None:
                 flush()
         if threaded:
@@ -477,7 +487,8 @@ class Worker:
         return len(tasks)
 
     def _renew_leases(self, connection: Connection, now: float) -> None:
-        connection.execute(_RENEW, {"b_owner": self.worker_id, "lease_expiry": now + self.lease_seconds})
+        renew = _RENEW_UNLOCKED if self._skip_locked else _RENEW
+        connection.execute(renew, {"b_owner": self.worker_id, "lease_expiry": now + self.lease_seconds})
         self._renewed_at = now
 
     # ------------------------------------------------------------------ helpers
@@ -548,6 +559,10 @@ class Worker:
             self._ending.append(row["arn"])
         return transition.dispatch
 
+    def _executor(self) -> Any:
+        """The engine's executor, without its property's call once it exists (per Task)."""
+        return self.engine._executor or self.engine.executor  # noqa: SLF001
+
     def _free(self) -> int:
         """How many more tasks this worker may run now."""
         return self.max_in_flight - len(self._in_flight)
@@ -564,7 +579,7 @@ class Worker:
         """Hand `request` to the executor; True when a thread runs it (False: a function call
         this loop waits on itself, or an outcome known at once)."""
         self._in_flight.add((request.execution_arn, request.task_id))
-        executor = self.engine.executor
+        executor = self._executor()
         start = getattr(executor, "start", None)
         if start is not None:
             try:
@@ -595,36 +610,47 @@ class Worker:
     def _collect(self, timeout: float = 0.0) -> list[tuple[TaskRequest, TaskOutcome]]:
         """Outcomes of the direct function calls that replied or passed their deadline; with a
         `timeout`, first wait up to that long for one of them or for a thread's result."""
-        waitables: list[Any] = [call.connection for call in self._direct]
         if timeout > 0 and self._wake_read >= 0:
             if self._direct:
                 timeout = min(timeout, max(0.0, min(c.deadline for c in self._direct) - time.monotonic()))
-            ready = _readable([*waitables, self._wake_read], timeout)
-            if self._wake_read in ready:
+            if self._wait_readable(timeout):
                 with contextlib.suppress(OSError):
                     os.read(self._wake_read, 65536)
-        elif waitables:
-            ready = _readable(waitables, 0.0)
-        else:
+        if not self._direct:
             return []
-        if not ready:
-            if not self._direct:
-                return []
-            now = time.monotonic()
-            if all(call.deadline > now for call in self._direct):
-                return []
-        executor = self.engine.executor
-        is_ready = executor.ready  # type: ignore[attr-defined]
+        # No poll over all the calls' pipes first: `ready` asks each process's own (registered
+        # once) poller, and only for the call at the head of its queue; the calls behind it
+        # are answered after it, so they cost no system call.
+        executor = self._executor()
+        is_ready = executor.ready
         finished, running = [], []
         # In dispatch order, which is each process's queue order: a call whose reply follows
         # its predecessor's in the same pipe is collected in this same pass.
         for call in self._direct:
             if is_ready(call):
-                finished.append((call.request, executor.finish(call)))  # type: ignore[attr-defined]
+                finished.append((call.request, executor.finish(call)))
             else:
                 running.append(call)
-        self._direct = running
+        if finished:
+            self._direct = running
         return finished
+
+    def _wait_readable(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds until a direct call's pipe or the wake-up pipe is
+        readable (or a function process died); True when the wake-up pipe is.
+
+        The poller is kept between waits and rebuilt only when the set of pipes changes (a
+        chain of Tasks waits on the same function process again and again)."""
+        fds = {call.connection.fileno() for call in self._direct}
+        fds.add(self._wake_read)
+        if fds != self._polled:
+            self._poller = io_select.poll()
+            for fd in fds:
+                self._poller.register(fd, io_select.POLLIN)
+            self._polled = fds
+        # Any event counts (POLLHUP: a function process died), as it does for mp_wait.
+        events = self._poller.poll(math.ceil(timeout * 1000))
+        return any(fd == self._wake_read for fd, _ in events)
 
     def _run_express(self, arn: str) -> None:
         try:
@@ -655,16 +681,3 @@ class Worker:
     def _busy(self) -> bool:
         return bool(self._in_flight or self._held or self._express_running or self._direct)
 
-
-def _readable(waitables: list[Any], timeout: float) -> set[Any]:
-    """Those of `waitables` (connections or file descriptors) readable, closed or failed within
-    `timeout` seconds: `multiprocessing.connection.wait` without building a selector per call
-    (it runs two or three times per Task)."""
-    poller = io_select.poll()
-    by_fd: dict[int, Any] = {}
-    for waitable in waitables:
-        fd = waitable if isinstance(waitable, int) else waitable.fileno()
-        by_fd[fd] = waitable
-        poller.register(fd, io_select.POLLIN)
-    # Any event counts (POLLHUP: a function process died), as it does for mp_wait.
-    return {by_fd[fd] for fd, _ in poller.poll(math.ceil(timeout * 1000) if timeout > 0 else 0)}
