@@ -94,7 +94,7 @@ def test_engine_0002_keys_history_by_an_execution_number_in_start_order(database
     migrate.upgrade(database, "engine_0001")
     with database.begin() as connection:
         _old_executions(connection)
-    migrate.upgrade(database)
+    migrate.upgrade(database, "engine_0002")
     with database.connect() as connection:
         ids: dict[str, int] = dict(connection.execute(text("SELECT name, id FROM engine_executions")).all())
         history = connection.execute(text(
@@ -102,6 +102,7 @@ def test_engine_0002_keys_history_by_an_execution_number_in_start_order(database
     assert ids == {"zz": 1, "aa": 2}
     assert [tuple(row) for row in history] == [
         (1, 1, '{"zz": 1}'), (1, 2, '{"zz": 2}'), (2, 1, '{"aa": 1}'), (2, 2, '{"aa": 2}')]
+    migrate.upgrade(database)
     # A new execution takes the next number, and history reads find the old ones' events.
     store = open_store(database.url.render_as_string(hide_password=False))
     engine = Workflows(settings, store)
@@ -134,6 +135,51 @@ def test_engine_0002_downgrades_to_arn_keyed_history(database: Engine) -> None:
     arn = "arn:aws:states:local:000000000000:execution:m:"
     assert [tuple(row) for row in history] == [(arn + "aa", 1), (arn + "aa", 2), (arn + "zz", 1), (arn + "zz", 2)]
     assert "id" not in columns
+
+
+def test_engine_0003_makes_each_old_event_a_row_of_its_own_and_back(database: Engine, settings: Settings) -> None:
+    """Old rows keep their details text inside the new events array; reads page through
+    them and through a new execution's rows of several events; the downgrade splits every
+    row into one per event again."""
+    from alembic import command
+
+    from podium.engine import Engine as Workflows
+    from podium.store import open_store
+
+    migrate.upgrade(database, "engine_0001")
+    with database.begin() as connection:
+        _old_executions(connection)
+    migrate.upgrade(database)
+    with database.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT execution_id, id, last_id, events FROM engine_history ORDER BY execution_id, id")).all()
+    assert [tuple(row) for row in rows] == [
+        (1, 1, 1, '[[0,"PassStateEntered",{"zz": 1}]]'), (1, 2, 2, '[[1,"PassStateEntered",{"zz": 2}]]'),
+        (2, 1, 1, '[[0,"PassStateEntered",{"aa": 1}]]'), (2, 2, 2, '[[1,"PassStateEntered",{"aa": 2}]]')]
+    store = open_store(database.url.render_as_string(hide_password=False))
+    engine = Workflows(settings, store)
+    old = engine.get_execution_history("arn:aws:states:local:000000000000:execution:m:aa").items
+    assert [(event.id, event.previous_event_id, event.type, event.details) for event in old] == [
+        (1, 0, "PassStateEntered", {"aa": 1}), (2, 1, "PassStateEntered", {"aa": 2})]
+    engine.create_state_machine("m", {"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "End": True}}})
+    run = engine.start_execution("m", {"x": 1})
+    events = engine.get_execution_history(run.arn).items
+    assert [event.id for event in events] == [1, 2, 3, 4, 5, 6]
+    engine.close()
+    store.dispose()
+    with database.begin() as connection:
+        command.downgrade(migrate.alembic_config(connection), "engine_0002")
+    with database.connect() as connection:
+        back = connection.execute(text(
+            "SELECT execution_id, id, previous_event_id, type, details FROM engine_history"
+            " ORDER BY execution_id, id")).all()
+    assert [tuple(row) for row in back][:4] == [
+        (1, 1, 0, "PassStateEntered", '{"zz":1}'), (1, 2, 1, "PassStateEntered", '{"zz":2}'),
+        (2, 1, 0, "PassStateEntered", '{"aa":1}'), (2, 2, 1, "PassStateEntered", '{"aa":2}')]
+    # The new execution's one row of six events is six rows again, as the engine read them.
+    assert [(row[1], row[2], row[3]) for row in back[4:]] == [
+        (event.id, event.previous_event_id, event.type) for event in events]
 
 
 def test_tokens_stay_unique_and_tasks_without_one_share_no_index_entry(database: Engine) -> None:

@@ -557,18 +557,34 @@ class Engine:
                     f"execution {arn!r} is EXPRESS: EXPRESS runs keep no history (only start and result)",
                     code="InvalidArn",
                 )
-            key = select(engine_executions.c.id).where(engine_executions.c.arn == arn).scalar_subquery()
+            key = connection.execute(
+                select(engine_executions.c.id).where(engine_executions.c.arn == arn)
+            ).scalar_one()
+            # A row holds a transition's events (ids id..last_id): limit + 1 rows hold at least
+            # limit + 1 events past `after`, the first of them from the row that holds after + 1.
             query = select(engine_history).where(engine_history.c.execution_id == key)
             if reverse:
                 if after:
                     query = query.where(engine_history.c.id < after)
                 query = query.order_by(engine_history.c.id.desc())
             else:
-                query = query.where(engine_history.c.id > after).order_by(engine_history.c.id)
+                start = connection.execute(select(func.max(engine_history.c.id)).where(
+                    (engine_history.c.execution_id == key) & (engine_history.c.id <= after + 1)
+                )).scalar_one_or_none()
+                query = query.where(engine_history.c.id >= (start or 0)).order_by(engine_history.c.id)
             rows = list(connection.execute(query.limit(limit + 1)).mappings())
-        items = [_history_record(row) for row in rows[:limit]]
-        token = page_token(items[-1].id) if len(rows) > limit else None
-        return Page(items, token)
+        items: list[HistoryRecord] = []
+        for row in rows:
+            events = _history_records(row)
+            if reverse:
+                events.reverse()
+                items.extend(event for event in events if not after or event.id < after)
+            else:
+                items.extend(event for event in events if event.id > after)
+            if len(items) > limit:
+                break
+        token = page_token(items[limit - 1].id) if len(items) > limit else None
+        return Page(items[:limit], token)
 
     def redrive_execution(self, arn: str) -> ExecutionInfo:
         """Resume a FAILED, TIMED_OUT or ABORTED STANDARD execution from where it failed.
@@ -595,9 +611,9 @@ class Engine:
             redrive_count = row["redrive_count"] + 1
             run_state.context.setdefault("Execution", {})["RedriveCount"] = redrive_count
             connection.execute(insert(engine_history).values(
-                execution_id=row["id"], id=run_state.next_event_id, previous_event_id=row["event_count"],
-                type="ExecutionRedriven", timestamp=to_datetime(now),
-                details=dumps({"redriveCount": redrive_count}),
+                execution_id=row["id"], id=run_state.next_event_id, last_id=run_state.next_event_id,
+                timestamp=to_datetime(now),
+                events=dumps([[row["event_count"], "ExecutionRedriven", {"redriveCount": redrive_count}]]),
             ))
             run_state.next_event_id += 1
             self._rearm(connection, arn, run_state, now)
@@ -958,8 +974,11 @@ def _execution_info(row: RowMapping) -> ExecutionInfo:
     )
 
 
-def _history_record(row: RowMapping) -> HistoryRecord:
-    return HistoryRecord(
-        id=row["id"], previous_event_id=row["previous_event_id"], type=row["type"],
-        timestamp=_utc(row["timestamp"]), details=json.loads(row["details"]),  # type: ignore[arg-type]
-    )
+def _history_records(row: RowMapping) -> list[HistoryRecord]:
+    """The events of one engine_history row (a transition's), in id order."""
+    first, timestamp = row["id"], _utc(row["timestamp"])
+    assert timestamp is not None  # the column is NOT NULL
+    return [
+        HistoryRecord(id=first + offset, previous_event_id=previous, type=kind, timestamp=timestamp, details=details)
+        for offset, (previous, kind, details) in enumerate(json.loads(row["events"]))
+    ]

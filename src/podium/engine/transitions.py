@@ -216,7 +216,11 @@ def advance(
     else:
         run_state = RunState.from_json(json.loads(run_state_text)) if run_state_text else RunState()
     moment = datetime.fromtimestamp(now, UTC)
-    history: list[Mapping[str, Any]] = []
+    # The history rows: (first event id, [[previous_event_id, type, details], ...]) for each
+    # run of consecutive ids (one, as the stepper numbers events in order; see engine_history).
+    history: list[tuple[int, list[list[Any]]]] = []
+    chunk: list[list[Any]] = []
+    next_id = -1
     tasks: list[RunTask] = []
     timers: dict[str, float] = {}
     cancelled: list[str] = []
@@ -227,18 +231,16 @@ def advance(
             result = step(machine, run_state, event, moment)
         except Exception as exc:  # an interpreter bug must fail this execution, not the worker
             finished = Finished("FAILED", None, "States.Runtime", f"internal error: {type(exc).__name__}: {exc}")
-            history.append(_engine_event(history, before_last_step, finished))
+            last = next_id - 1 if history else _last_event_id(before_last_step)
+            history.append((last + 1, [[last, "ExecutionFailed", {"error": finished.error, "cause": finished.cause}]]))
             break
-        # Every event of a step carries the step's `now` (moment): the execution and the
-        # timestamp are bound once for all rows (INSERT_HISTORY's `shared`).
         for record in result.history:
+            if record.id != next_id:
+                chunk = []
+                history.append((record.id, chunk))
             details = record.details
-            history.append({
-                "id": record.id,
-                "previous_event_id": record.previous_event_id,
-                "type": record.type,
-                "details": dumps(details if type(details) is dict else dict(details)),
-            })
+            chunk.append([record.previous_event_id, record.type, details if type(details) is dict else dict(details)])
+            next_id = record.id + 1
         for action in result.actions:
             if isinstance(action, RunTask):
                 tasks.append(action)
@@ -253,8 +255,14 @@ def advance(
                 before_last_step = _replay(machine, run_state_text, events[:index], moment)
             break
 
+    last_event = 0
     if history:
-        INSERT_HISTORY.executemany(connection, history, {"execution_id": execution_id, "timestamp": moment})
+        # Every event of a step carries the step's `now` (moment): the execution and the
+        # timestamp are bound once for all rows (INSERT_HISTORY's `shared`).
+        INSERT_HISTORY.executemany(connection, [
+            {"id": first, "last_id": first + len(chunk) - 1, "events": dumps(chunk)} for first, chunk in history
+        ], {"execution_id": execution_id, "timestamp": moment})
+        last_event = history[-1][0] + len(history[-1][1]) - 1
     dispatch = _schedule_tasks(connection, arn, tasks, now, claim_for, lease_seconds, claim_limit)
     if cancelled:
         cancel_tasks(connection, arn, cancelled, now)
@@ -262,7 +270,7 @@ def advance(
     values: dict[str, Any] = {
         "b_arn": arn,
         "run_state": run_state_out,
-        "event_count": int(history[-1]["id"]) if history else run_state.next_event_id - 1,
+        "event_count": last_event if history else run_state.next_event_id - 1,
     }
     if finished is not None:
         # Nothing of a finished execution may run or fire any more.
@@ -354,17 +362,9 @@ def _replay(machine: StateMachine, text: str | None, events: Sequence[Event], mo
     return dumps(state.to_json())
 
 
-def _engine_event(history: list[Mapping[str, Any]], before: str | None, ended: Finished) -> dict[str, Any]:
-    """The ExecutionFailed event the engine writes itself when the step function raised (its
-    execution and timestamp are the other rows')."""
-    if history:
-        last = int(history[-1]["id"])
-    else:
-        last = int(json.loads(before)["next_event_id"]) - 1 if before else 0
-    return {
-        "id": last + 1, "previous_event_id": last, "type": "ExecutionFailed",
-        "details": dumps({"error": ended.error, "cause": ended.cause}),
-    }
+def _last_event_id(run_state_text: str | None) -> int:
+    """The id of the last history event written before the run state `run_state_text`."""
+    return int(json.loads(run_state_text)["next_event_id"]) - 1 if run_state_text else 0
 
 
 def _schedule_tasks(

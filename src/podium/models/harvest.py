@@ -279,19 +279,23 @@ def _workflow_executions(conn: Any, graph: _Graph) -> None:
         return
     started: dict[str, set[str]] = defaultdict(set)
     for chunk in _slices(arns):
-        for row in conn.execute(select(engine_executions.c.arn, engine_history.c.details).join_from(
+        # A history row holds a transition's events: those with a TaskSucceeded among them.
+        for row in conn.execute(select(engine_executions.c.arn, engine_history.c.events).join_from(
                 engine_history, engine_executions, engine_executions.c.id == engine_history.c.execution_id
-        ).where(engine_executions.c.arn.in_(chunk), engine_history.c.type == "TaskSucceeded")):
+        ).where(engine_executions.c.arn.in_(chunk), engine_history.c.events.contains('"TaskSucceeded"'))):
             try:
-                details = json.loads(row.details)
+                events = json.loads(row.events)
             except ValueError:
                 continue  # not ours to judge; the engine reports its own history
-            output = details.get("output") if isinstance(details, dict) else None
-            if not isinstance(output, dict):
-                continue
-            target = _started_node(str(details.get("resource", "")), output)
-            if target is not None:
-                started[row.arn].add(entity_id(*target))
+            for event in events:
+                details = event[2] if isinstance(event, list) and len(event) == 3 and event[1] == "TaskSucceeded" \
+                    else None
+                output = details.get("output") if isinstance(details, dict) else None
+                if not isinstance(output, dict):
+                    continue
+                target = _started_node(str(details.get("resource", "")), output)  # type: ignore[union-attr]
+                if target is not None:
+                    started[row.arn].add(entity_id(*target))
     wanted = {node for nodes in started.values() for node in nodes}
     present = {node for node in wanted if node in graph.entities}
     for chunk in _slices(sorted(wanted - present)):
