@@ -36,7 +36,6 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    RowMapping,
     Select,
     bindparam,
     delete,
@@ -150,6 +149,7 @@ class Worker:
         self._lock_one = Sql(self._locking(_LOCK_ONE))
         self._due_standard = Sql(self._locking(_DUE_STANDARD.limit(batch_size)))
         self._claimable = Sql(self._locking(_CLAIMABLE.limit(bindparam("b_limit"))))
+        self._due_express = Sql(self._locking(_DUE_EXPRESS.limit(bindparam("b_limit"))))
         # The loop's own connection, kept between iterations (no pool checkout per transaction).
         self._connection: Connection | None = None
         self._checkpointer: threading.Thread | None = None
@@ -446,7 +446,7 @@ class Worker:
         free = self._express_slots - len(self._express_running)
         if free <= 0:
             return 0
-        rows = self._rows(connection, self._locking(_DUE_EXPRESS.limit(free)), {"b_now": now})
+        rows = self._due_express.all(connection, {"b_now": now, "b_limit": free})
         for row in rows:
             connection.execute(_LEASE_EXPRESS, {
                 "b_arn": row["arn"], "lease_owner": self.worker_id,
@@ -570,10 +570,6 @@ class Worker:
     def _locking(self, query: Select[Any]) -> Select[Any]:
         """`query` taking row locks that other workers skip (PostgreSQL); SQLite locks the database."""
         return query.with_for_update(skip_locked=True) if self._skip_locked else query
-
-    @staticmethod
-    def _rows(connection: Connection, query: Select[Any], params: dict[str, Any]) -> list[RowMapping]:
-        return list(connection.execute(query, params).mappings())
 
     def _submit(self, request: TaskRequest) -> bool:
         """Hand `request` to the executor; True when a thread runs it (False: a function call
