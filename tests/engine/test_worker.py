@@ -237,6 +237,29 @@ def test_express_runs_in_memory_and_keeps_no_history(engine: Engine) -> None:
     assert "EXPRESS" in str(info.value)
 
 
+def test_sync_express_returns_its_end_while_a_worker_polls_for_express_runs(engine: Engine) -> None:
+    """StartSyncExecution starts its execution leased to itself: a worker polling for EXPRESS
+    executions at the same time never takes it (it used to, between the start and the claim,
+    and the call then answered RUNNING), and the answer is what describe reads back."""
+    engine.create_state_machine("fast", FLOW, type="EXPRESS")
+    w = worker(engine, poll_interval=0.001)
+    thread = w.start()
+    try:
+        for x in range(4):
+            synced = engine.start_sync_execution("fast", {"x": x})
+            assert synced.status == "SUCCEEDED" and synced.output == [{"x": 4 * x}, {"x": 2 * x}]
+            stored = engine.describe_execution(synced.arn)
+            assert (stored.status, stored.output, stored.stop_time) == ("SUCCEEDED", synced.output, synced.stop_time)
+        failed = engine.start_sync_execution("fast", {"y": 1})
+        assert failed.status == "FAILED" and failed.error
+        assert (failed.error, failed.cause) == (engine.describe_execution(failed.arn).error,
+                                                engine.describe_execution(failed.arn).cause)
+    finally:
+        w.stop()
+        thread.join(10)
+        w.close()
+
+
 def test_worker_on_a_background_thread(sqlite_engine: Engine) -> None:
     engine = sqlite_engine
     engine.create_state_machine("one", {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "double", "End": True}}})

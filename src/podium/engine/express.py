@@ -53,20 +53,30 @@ _FINISH = update(_x).where(_HELD).values(
 )
 
 
-def run_express(engine: Engine, arn: str, owner: str, lease_seconds: float = LEASE_SECONDS) -> str | None:
-    """Run the leased EXPRESS execution `arn` to its end; returns its final status.
+def run_express(
+    engine: Engine, arn: str, owner: str, lease_seconds: float = LEASE_SECONDS,
+    started: tuple[Any, str] | None = None,
+) -> tuple[Finished, datetime] | None:
+    """Run the leased EXPRESS execution `arn` to its end; returns how it ended and when.
 
+    `started`: its input and revision id, when the caller has them (else they are read).
     Returns None when the lease was lost on the way (the execution was stopped, or another
     worker took it over after this one stalled): then nothing is written.
     """
-    with engine.store.connect() as connection:
-        row = connection.execute(_STARTING, {"b_arn": arn}).mappings().one()
-        machine = engine.machines.get(connection, row["revision_id"])
+    machine = engine.machines.peek(started[1]) if started is not None else None
+    if machine is None:
+        with engine.store.connect() as connection:
+            if started is None:
+                row = connection.execute(_STARTING, {"b_arn": arn}).mappings().one()
+                started = (json.loads(row["input"]), row["revision_id"])
+            machine = engine.machines.get(connection, started[1])
+    assert started is not None
+    payload = started[0]
     run_state = RunState()
     results: queue.SimpleQueue[tuple[str, TaskOutcome]] = queue.SimpleQueue()
     timers: list[tuple[float, str]] = []
     pending: set[str] = set()
-    event: Event | None = engine.start_event(arn, json.loads(row["input"]), 0)
+    event: Event | None = engine.start_event(arn, payload, 0)
     renew_at = time.time() + lease_seconds / 3
     while True:
         if event is not None:
@@ -131,7 +141,8 @@ def _renew(engine: Engine, arn: str, owner: str, lease_seconds: float) -> bool:
         }).rowcount)
 
 
-def _finish(engine: Engine, arn: str, owner: str, finished: Finished) -> str | None:
+def _finish(engine: Engine, arn: str, owner: str, finished: Finished) -> tuple[Finished, datetime] | None:
+    stop_time = to_datetime(time.time())
     values: dict[str, Any] = {
         "b_arn": arn,
         "b_owner": owner,
@@ -139,8 +150,8 @@ def _finish(engine: Engine, arn: str, owner: str, finished: Finished) -> str | N
         "output": dumps(finished.output) if finished.status == "SUCCEEDED" else None,
         "error": finished.error,
         "cause": finished.cause,
-        "stop_time": to_datetime(time.time()),
+        "stop_time": stop_time,
     }
     with engine.store.begin() as connection:
         written = connection.execute(_FINISH, values).rowcount
-    return finished.status if written else None
+    return (finished, stop_time) if written else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import json
 import random
@@ -99,6 +100,8 @@ _BY_NAME = select(engine_executions).where(
 )
 # Built once: building a statement costs more than running it (StartSyncExecution runs these).
 _EXECUTION_ROW = select(engine_executions).where(engine_executions.c.arn == bindparam("b_arn"))
+# How long StartSyncExecution's own lease on its EXPRESS execution lasts (renewed as it runs).
+_SYNC_LEASE_SECONDS = 300.0
 _CLAIM_EXPRESS = update(engine_executions).where(
     (engine_executions.c.arn == bindparam("b_arn")) & (engine_executions.c.status == RUNNING)
     & or_(engine_executions.c.wake_at.is_(None), engine_executions.c.wake_at <= bindparam("b_now"))
@@ -405,6 +408,14 @@ class Engine:
         execution (a retried request starts nothing new); a different input is
         ExecutionAlreadyExists.
         """
+        return self._start(state_machine, input, name)[0]
+
+    def _start(
+        self, state_machine: str, input: Any, name: str | None, lease: tuple[str, float] | None = None,  # noqa: A002
+    ) -> tuple[ExecutionInfo, bool]:
+        """start_execution, and whether this call inserted the execution. With `lease`
+        (owner, seconds), a new EXPRESS execution starts leased to that owner, so that no
+        worker takes it (StartSyncExecution runs it itself)."""
         target = arns.parse_target(state_machine)
         execution_name = arns.check_name("execution", name) if name else arns.execution_name()
         payload = {} if input is None else input
@@ -420,7 +431,7 @@ class Engine:
                 if _NAME_USED.first(connection, {"b_machine": target.state_machine, "b_name": execution_name}):
                     existing = self._existing(connection, target.state_machine, execution_name, input_text)
                     if existing is not None:
-                        return existing
+                        return existing, False
                 revision, version, alias = self._resolve(connection, target, machine_row)  # type: ignore[arg-type]
                 workflow_type = machine_row["type"]  # type: ignore[index]
                 arn = arns.execution_arn(target.state_machine, execution_name, workflow_type == EXPRESS)
@@ -430,11 +441,14 @@ class Engine:
                     "revision_id": revision, "version": version, "alias": alias,
                     "type": workflow_type, "status": RUNNING, "input": input_text,
                     "start_time": start_time, "event_count": 0, "redrive_count": 0,
-                    # An EXPRESS run waits for a worker to take it; a STANDARD one starts below.
-                    "wake_at": now if workflow_type == EXPRESS else None,
+                    # An EXPRESS run waits for a worker to take it (unless leased to the caller:
+                    # wake_at is then the lease's end); a STANDARD one starts below.
+                    "wake_at": (now + lease[1] if lease else now) if workflow_type == EXPRESS else None,
                     "output": None, "error": None, "cause": None, "stop_time": None,
-                    "run_state": None, "redrive_state": None, "lease_owner": None,
-                    "lease_expiry": None, "redrive_time": None,
+                    "run_state": None, "redrive_state": None,
+                    "lease_owner": lease[0] if lease and workflow_type == EXPRESS else None,
+                    "lease_expiry": now + lease[1] if lease and workflow_type == EXPRESS else None,
+                    "redrive_time": None,
                 })
                 assert inserted is not None
                 finished = None
@@ -459,10 +473,10 @@ class Engine:
                 existing = self._existing(connection, target.state_machine, execution_name, input_text)
                 if existing is None:
                     raise
-                return existing
+                return existing, False
         if finished is None and workflow_type == STANDARD:
             self.work_ready()
-        return info
+        return info, True
 
     def start_sync_execution(
         self, state_machine: str, input: Any = None, *, name: str | None = None,  # noqa: A002
@@ -470,16 +484,25 @@ class Engine:
         """Run an EXPRESS execution to its end in this process and return it (StartSyncExecution)."""
         from podium.engine.express import run_express
 
-        info = self.start_execution(state_machine, input, name=name)
+        # Started leased to this caller (one transaction): no worker can take it meanwhile.
+        info, started = self._start(state_machine, input, name, lease=("sync", _SYNC_LEASE_SECONDS))
         if info.type != EXPRESS:
             raise ValidationError(
                 f"{state_machine!r} is a STANDARD state machine; StartSyncExecution runs EXPRESS ones",
                 code="StateMachineTypeNotSupported",
             )
-        if info.status == RUNNING:
-            claimed = self.claim_express(info.arn, owner="sync", lease_seconds=300.0)
-            if claimed:
-                run_express(self, info.arn, owner="sync")
+        if info.status != RUNNING:
+            return info
+        # An existing execution of the same name and input: run it if its lease is free.
+        if started or self.claim_express(info.arn, owner="sync", lease_seconds=_SYNC_LEASE_SECONDS):
+            ended = run_express(self, info.arn, owner="sync", started=(info.input, info.revision_id))
+            if ended is not None:
+                finished, stop_time = ended
+                return dataclasses.replace(
+                    info, status=finished.status, stop_time=stop_time,
+                    output=finished.output if finished.status == "SUCCEEDED" else None,
+                    error=finished.error, cause=finished.cause,
+                )
         return self.describe_execution(info.arn)
 
     def describe_execution(self, arn: str) -> ExecutionInfo:

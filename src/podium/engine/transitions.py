@@ -120,6 +120,10 @@ class MachineCache:
         self._size = size
         self._machines: OrderedDict[str, StateMachine] = OrderedDict()
 
+    def peek(self, revision_id: str) -> StateMachine | None:
+        """The compiled machine if this process has it, without a connection to load it."""
+        return self._machines.get(revision_id)
+
     def get(self, connection: Connection, revision_id: str) -> StateMachine:
         machine = self._machines.get(revision_id)
         if machine is not None:
