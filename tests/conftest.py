@@ -113,3 +113,20 @@ def redis_url() -> str:
     if reason:
         pytest.skip(reason)
     return REDIS_URL
+
+
+def child_pids(parent: int, marker: bytes) -> list[int]:
+    """The processes whose parent is `parent` and whose command line contains `marker`
+    (e.g. the model workers a `podium serve` process started), from /proc."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and marker in cmdline:
+            pids.append(int(entry.name))
+    return sorted(pids)

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import child_pids
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -132,19 +133,7 @@ class Server:
     def worker_pids(self) -> list[int]:
         """Model worker processes this server started (children running podium.serving.worker)."""
         assert self.process is not None
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            if parent == self.process.pid and b"podium.serving.worker" in cmdline:
-                pids.append(int(entry.name))
-        return sorted(pids)
+        return child_pids(self.process.pid, b"podium.serving.worker")
 
     def cli(self, *args: str) -> Any:
         """`podium --json ARGS` against this server; the parsed JSON it printed."""

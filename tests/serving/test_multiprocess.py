@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import insert, text, update
+from tests.conftest import child_pids
 from tests.serving.conftest import pack_model
 
 from podium.config import Settings
@@ -90,18 +91,7 @@ class Serve:
 
     def worker_pids(self) -> list[int]:
         """Model worker processes this router process started."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid and b"podium.serving.worker" in cmdline:
-                pids.append(int(entry.name))
-        return sorted(pids)
+        return child_pids(self.process.pid, b"podium.serving.worker")
 
     def stop(self) -> None:
         workers = self.worker_pids() if self.process.poll() is None else []
@@ -158,6 +148,21 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
             return result
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _two_configs(service: EndpointService, first: Path, second: Path) -> None:
+    """Endpoint configs cfg-1 and cfg-2, one variant each, serving `first` and `second`."""
+    for name, artifact in (("cfg-1", first), ("cfg-2", second)):
+        service.create_endpoint_config(name, [{"VariantName": "AllTraffic", "ModelDataUrl": str(artifact)}])
+
+
+def _shift_canary(service: EndpointService) -> None:
+    """Update endpoint `ep` to cfg-2 by a 50% canary baking for a minute; return once half the
+    traffic goes to cfg-2."""
+    service.update_endpoint("ep", "cfg-2", {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
+        "Type": "CANARY", "WaitIntervalInSeconds": 60, "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}}}})
+    wait_for(lambda: service.describe_endpoint("ep")["TrafficShares"] == {"cfg-1": 0.5, "cfg-2": 0.5}, 30,
+             "the canary shift")
 
 
 def configs(a: Serve, tmp_path: Path, green_inference: str | None = None, count: int = 1) -> None:
@@ -325,13 +330,9 @@ def test_an_owner_whose_deployment_was_taken_over_stops_deploying_and_follows(
     owner = EndpointService(short, store, Router(), drain_timeout=5)
     other = EndpointService(short, store, Router(), drain_timeout=5)
     try:
-        for name, artifact in (("cfg-1", good_model), ("cfg-2", other_good_model)):
-            owner.create_endpoint_config(name, [{"VariantName": "AllTraffic", "ModelDataUrl": str(artifact)}])
+        _two_configs(owner, good_model, other_good_model)
         owner.create_endpoint("ep", "cfg-1")
-        owner.update_endpoint("ep", "cfg-2", {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
-            "Type": "CANARY", "WaitIntervalInSeconds": 60, "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}}}})
-        wait_for(lambda: owner.describe_endpoint("ep")["TrafficShares"] == {"cfg-1": 0.5, "cfg-2": 0.5}, 30,
-                 "the canary shift")
+        _shift_canary(owner)
         green = owner.router.table("ep").fleets[1].variants[0].fleet
         other.sync()
         assert owner.deployments("ep")[-1]["outcome"] == "InProgress"  # a live lease is left alone
@@ -397,13 +398,9 @@ def test_a_store_from_before_leases_is_served_and_its_open_deployment_taken_over
 def test_a_stopped_owner_releases_its_lease_so_a_restart_takes_over_at_once(
         settings: Settings, store: Store, good_model: Path, other_good_model: Path) -> None:
     owner = EndpointService(settings, store, Router(), drain_timeout=5)
-    for name, artifact in (("cfg-1", good_model), ("cfg-2", other_good_model)):
-        owner.create_endpoint_config(name, [{"VariantName": "AllTraffic", "ModelDataUrl": str(artifact)}])
+    _two_configs(owner, good_model, other_good_model)
     owner.create_endpoint("ep", "cfg-1")
-    owner.update_endpoint("ep", "cfg-2", {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
-        "Type": "CANARY", "WaitIntervalInSeconds": 60, "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}}}})
-    wait_for(lambda: owner.describe_endpoint("ep")["TrafficShares"] == {"cfg-1": 0.5, "cfg-2": 0.5}, 30,
-             "the canary shift")
+    _shift_canary(owner)
     owner.shutdown()  # as on SIGTERM: the lease (10 s) is released, not left to expire
     restarted = EndpointService(settings, store, Router(), drain_timeout=5)
     try:
@@ -427,8 +424,7 @@ def test_a_process_whose_fleets_fail_to_start_says_so_and_catches_up(
     owner = EndpointService(fast, store, Router(), drain_timeout=5)
     other = EndpointService(fast, store, Router(), drain_timeout=5)
     try:
-        for name, artifact in (("cfg-1", good_model), ("cfg-2", other_good_model)):
-            owner.create_endpoint_config(name, [{"VariantName": "AllTraffic", "ModelDataUrl": str(artifact)}])
+        _two_configs(owner, good_model, other_good_model)
         owner.create_endpoint("ep", "cfg-1")
         assert other.restore() == ["ep"]
         provision = other._provision
@@ -440,11 +436,7 @@ def test_a_process_whose_fleets_fail_to_start_says_so_and_catches_up(
 
         monkeypatch.setattr(other, "_provision", broken)
         with caplog.at_level(logging.WARNING, logger="podium.serving.follow"):
-            owner.update_endpoint("ep", "cfg-2", {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
-                "Type": "CANARY", "WaitIntervalInSeconds": 60,
-                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50}}}})
-            wait_for(lambda: owner.describe_endpoint("ep")["TrafficShares"] == {"cfg-1": 0.5, "cfg-2": 0.5}, 30,
-                     "the canary shift")
+            _shift_canary(owner)
             described = wait_for(lambda: (d := other.describe_endpoint("ep")).get("FollowErrors") and
                                  d["FollowErrors"][0]["Attempts"] >= 2 and d, 15, "a failed follow, retried")
         [error] = described["FollowErrors"]

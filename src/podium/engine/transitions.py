@@ -264,7 +264,7 @@ def advance(
         # Every event of a step carries the step's `now` (moment): the execution and the
         # timestamp are bound once for all rows (INSERT_HISTORY's `shared`).
         INSERT_HISTORY.executemany(connection, [
-            {"id": first, "last_id": first + len(chunk) - 1, "events": dumps(chunk)} for first, chunk in history
+            {"id": first, "last_id": first + len(run) - 1, "events": dumps(run)} for first, run in history
         ], {"execution_id": execution_id, "timestamp": moment})
         last_event = history[-1][0] + len(history[-1][1]) - 1
     dispatch = _schedule_tasks(connection, arn, tasks, now, claim_for, lease_seconds, claim_limit)
